@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "audit"
+    verbose_name = "Audit trail and security events"
+
+    def ready(self) -> None:
+        from audit import registration
+
+        registration.register_models()

@@ -1,0 +1,3 @@
+from cloudexpress.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,49 @@
+"""Behaviour that differs between PostgreSQL and SQLite, in one module.
+
+Each function has a PostgreSQL path and a SQLite path, and both are tested:
+the embedded default runs on SQLite, production and CI on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from django.db import connection
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def lock_for_transaction(name: str) -> None:
+    """Serialise writers on ``name`` until the current transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock, held only for the rest of
+    the transaction. SQLite: the settings open every transaction with BEGIN
+    IMMEDIATE, which already takes the database's single write lock.
+    """
+    if is_postgresql():
+        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def try_lock_for_session(name: str) -> bool:
+    """Take a session-level lock on ``name`` without waiting; False if held.
+
+    Used to keep runs from overlapping. On SQLite there is one writer at a
+    time anyway, so the caller's row claim does the work and this is True.
+    """
+    if is_postgresql():
+        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            return bool(cursor.fetchone()[0])
+    return True
+
+
+def unlock_session(name: str) -> None:
+    if is_postgresql():
+        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])

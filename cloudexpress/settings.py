@@ -1,0 +1,414 @@
+"""
+Settings for the CloudExpress Compliance Portal, read from the environment here
+and nowhere else.
+
+Two modes:
+
+* the embedded default (no environment at all): SQLite in ``var/``, a file
+  cache, Celery on kombu's filesystem transport, e-mail written to files and
+  an explicit development secret;
+* production (``DJANGO_ENV=production``): PostgreSQL from ``DATABASE_URL``,
+  Redis from ``REDIS_URL``, secrets from the environment with no default.
+
+A missing or weak production secret stops the process at start with one line
+that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Shown in the embedded default only; production refuses it by value.
+DEVELOPMENT_SECRET_KEY = "embedded-development-secret-never-valid-in-production-0123456789"
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"configuration error: {message}\n")
+    raise SystemExit(2)
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if not raw:
+        return default
+    return raw.lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        _fail(f"{name} must be a whole number, got {raw!r}")
+        raise  # unreachable, keeps type checkers content
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in _env(name, default).split(",") if item.strip()]
+
+
+DJANGO_ENV = _env("DJANGO_ENV", "embedded").lower()
+if DJANGO_ENV not in {"embedded", "production", "test"}:
+    _fail(f"DJANGO_ENV must be embedded, production or test, got {DJANGO_ENV!r}")
+PRODUCTION = DJANGO_ENV == "production"
+TESTING = DJANGO_ENV == "test"
+
+DATA_DIR = Path(_env("CLOUDEXPRESS_DATA_DIR") or BASE_DIR / "var").resolve()
+
+# --- Secrets --------------------------------------------------------------
+
+SECRET_KEY = _env("SECRET_KEY")
+if PRODUCTION:
+    if not SECRET_KEY:
+        _fail("SECRET_KEY is required in production")
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+        _fail("SECRET_KEY is the embedded development secret; set a real one")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        _fail("SECRET_KEY is too weak: use at least 50 random characters")
+elif not SECRET_KEY:
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
+
+DEBUG = _env_bool("DJANGO_DEBUG", default=False) and not PRODUCTION
+
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
+if PRODUCTION and not ALLOWED_HOSTS:
+    _fail("ALLOWED_HOSTS is required in production")
+if TESTING:
+    ALLOWED_HOSTS += ["testserver"]
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
+
+# --- Applications ---------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_prometheus",
+    "rest_framework",
+    "drf_spectacular",
+    "auditlog",
+    "csp",
+    "accounts",
+    "audit",
+    "compliance",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "cloudexpress.requestcontext.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cloudexpress.requestcontext.AuditActorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "cloudexpress.urls"
+WSGI_APPLICATION = "cloudexpress.wsgi.application"
+ASGI_APPLICATION = "cloudexpress.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "cloudexpress.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+
+DATABASE_URL = _env("DATABASE_URL")
+if PRODUCTION and not DATABASE_URL:
+    _fail("DATABASE_URL is required in production")
+if PRODUCTION and not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+    _fail("DATABASE_URL must point at PostgreSQL in production")
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if PRODUCTION:
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "sslmode", _env("DATABASE_SSLMODE", "verify-full")
+        )
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "cloudexpress.sqlite3"),
+            # The web server, the worker and beat write at once: WAL lets
+            # readers go on during a write, IMMEDIATE takes the write lock at
+            # BEGIN so two writers never deadlock on an upgrade, and the
+            # timeout makes a writer wait instead of failing at once.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA busy_timeout=20000;"
+                ),
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and Redis ------------------------------------------------------
+
+REDIS_URL = _env("REDIS_URL")
+if PRODUCTION and not REDIS_URL:
+    _fail("REDIS_URL is required in production")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": _env("CACHE_KEY_PREFIX", "cx"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
+# --- Celery ---------------------------------------------------------------
+
+CELERY_QUEUE_DIR = DATA_DIR / "queue"
+if REDIS_URL:
+    CELERY_BROKER_URL = _env("CELERY_BROKER_URL") or REDIS_URL
+    CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND") or REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Longer than the longest task's hard limit, so Redis never hands a
+        # running task to a second worker.
+        "visibility_timeout": 2 * 3600,
+    }
+else:
+    # kombu's filesystem transport needs no server; web, worker and beat share
+    # one absolute folder. It does not redeliver a message whose worker died,
+    # which is accepted for the embedded default only.
+    for sub in ("in", "processed", "results"):
+        (CELERY_QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_RESULT_BACKEND = "file://" + str(CELERY_QUEUE_DIR / "results")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_QUEUE_DIR / "in"),
+        "data_folder_out": str(CELERY_QUEUE_DIR / "in"),
+        "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
+
+# --- Authentication -------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- Sessions and cookies -------------------------------------------------
+
+SESSION_ENGINE = "accounts.sessions"
+SESSION_COOKIE_AGE = _env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
+SESSION_IDLE_SECONDS = _env_int("SESSION_IDLE_SECONDS", 30 * 60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+if PRODUCTION:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# --- Transport security and headers ---------------------------------------
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_SSL_REDIRECT = PRODUCTION and _env_bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = 63072000 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# django-csp 4: no inline script or style anywhere, so every page is built to
+# work under it from the first one.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- Client IP ------------------------------------------------------------
+
+# How many reverse proxies in front of the app append to X-Forwarded-For.
+# Zero means the app is reached directly and the header is ignored.
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- API ------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cloudexpress.api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cloudexpress.api.exceptions.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CloudExpress Compliance Portal API",
+    "DESCRIPTION": "SOC 2 controls proven from the live system. See /api/docs/ for guidelines.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Audit trail ----------------------------------------------------------
+
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
+AUDITLOG_CID_GETTER = "cloudexpress.requestcontext.current_request_id"
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+
+# --- Metrics and health ---------------------------------------------------
+
+METRICS_TOKEN = _env("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- E-mail ---------------------------------------------------------------
+
+DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", "CloudExpress Portal <no-reply@cloudexpress.test>")
+if _env("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _env("EMAIL_HOST")
+    EMAIL_PORT = _env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = _env("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = _env("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", default=True)
+elif PRODUCTION:
+    _fail("EMAIL_HOST is required in production")
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+
+# --- Contacts (shown on /contacts) ----------------------------------------
+
+PORTAL_CONTACTS = {
+    "compliance_officer": _env("CONTACT_COMPLIANCE_OFFICER", "compliance@cloudexpress.test"),
+    "security_team": _env("CONTACT_SECURITY_TEAM", "security@cloudexpress.test"),
+    "data_protection_officer": _env("CONTACT_DPO", "dpo@cloudexpress.test"),
+}
+OPERATOR_ORGANIZATION_SLUG = _env("OPERATOR_ORGANIZATION_SLUG", "cloudexpress")
+
+# --- Static files ---------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Internationalisation -------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging --------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_context": {"()": "cloudexpress.logging.RequestContextFilter"},
+    },
+    "formatters": {
+        "json": {"()": "cloudexpress.logging.JsonFormatter"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_context"],
+            "formatter": "json" if PRODUCTION else "plain",
+        },
+    },
+    "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # The request log line carries the full path with its query string;
+        # our own access logger writes the path only.
+        "django.server": {"level": "WARNING"},
+    },
+}
+
+JWT_ACCESS_LIFETIME = timedelta(minutes=_env_int("JWT_ACCESS_MINUTES", 5))

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from cloudexpress import views
+from cloudexpress.api import views as api_views
+from cloudexpress.api.docs import ApiDocsView
+
+api_patterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", ApiDocsView.as_view(), name="api-docs"),
+    path("me", api_views.MeView.as_view(), name="api-me"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("contacts/", views.contacts, name="contacts"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]
+
+if settings.TESTING:
+    urlpatterns += [path("__test__/", include("tests.support.urls"))]
+
+# Last: any other /api/ path answers JSON 404, never an HTML page.
+urlpatterns += [re_path(r"^api/.*$", api_views.api_not_found)]
+
+handler400 = "cloudexpress.views.error_400"
+handler403 = "cloudexpress.views.error_403"
+handler404 = "cloudexpress.views.error_404"
+handler500 = "cloudexpress.views.error_500"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Start the embedded default: migrate, load the demo data, then run the web
+# server, a Celery worker and beat together. Ctrl-C (or SIGTERM) stops all
+# three. Needs no environment and no other server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+HOST=${PORTAL_HOST:-127.0.0.1}
+PORT=${PORTAL_PORT:-8000}
+export DJANGO_SETTINGS_MODULE=cloudexpress.settings
+export PYTHONUNBUFFERED=1
+
+"$PY" manage.py migrate --noinput -v 0
+"$PY" manage.py seed_demo
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "stopping web, worker and beat"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+"$VENV/bin/celery" -A cloudexpress worker --pool=solo --loglevel=WARNING \
+  --hostname="embedded@%h" &
+pids+=($!)
+"$VENV/bin/celery" -A cloudexpress beat --loglevel=WARNING \
+  --schedule="$("$PY" -c 'from django.conf import settings; import django; django.setup(); print(settings.CELERY_BEAT_SCHEDULE_FILE)')" &
+pids+=($!)
+"$VENV/bin/uvicorn" cloudexpress.asgi:application --host "$HOST" --port "$PORT" \
+  --log-level warning --no-access-log &
+pids+=($!)
+
+echo
+echo "CloudExpress Compliance Portal: http://$HOST:$PORT/"
+echo "Ctrl-C stops the web server, the worker and beat."
+wait -n "${pids[@]}" || true
