@@ -1,0 +1,94 @@
+"""Production refuses to start without its secrets, with one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_SECRET = "p" + "".join(chr(97 + (i * 7) % 26) for i in range(63))
+
+PRODUCTION_ENV = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": STRONG_SECRET,
+    "DATABASE_URL": "postgres://portal@127.0.0.1:1/portal",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "ALLOWED_HOSTS": "portal.example.test",
+    "EMAIL_HOST": "127.0.0.1",
+    "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+}
+
+
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "cloudexpress.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_starts_with_every_secret() -> None:
+    result = _start(PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "started"
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
+        ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+    ],
+)
+def test_production_refuses_a_missing_or_weak_variable(
+    override: dict[str, str], variable: str
+) -> None:
+    result = _start({**PRODUCTION_ENV, **override})
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error:") and variable in lines[0]
+
+
+def test_production_refuses_the_embedded_development_secret() -> None:
+    from cloudexpress.settings import DEVELOPMENT_SECRET_KEY
+
+    result = _start({**PRODUCTION_ENV, "SECRET_KEY": DEVELOPMENT_SECRET_KEY})
+    assert result.returncode == 2
+    assert "SECRET_KEY" in result.stderr and "development secret" in result.stderr
+
+
+def test_production_refuses_sqlite() -> None:
+    result = _start({**PRODUCTION_ENV, "DATABASE_URL": "sqlite:///portal.db"})
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_production_settings_are_hardened() -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000,"
+        " s.DEBUG, s.DATABASES['default']['OPTIONS']['sslmode'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "cloudexpress.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["True", "True", "True", "False", "verify-full"]
