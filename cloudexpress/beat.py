@@ -3,9 +3,11 @@ run catches up and a repeated one does nothing."""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {
         "task": "compliance.heartbeat",
-        "schedule": 60.0,
+        "schedule": float(settings.HEARTBEAT_SECONDS),
     },
 }

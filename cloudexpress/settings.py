@@ -231,6 +231,7 @@ else:
     }
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
+HEARTBEAT_SECONDS = _env_int("HEARTBEAT_SECONDS", 60)
 
 # --- Authentication -------------------------------------------------------
 

@@ -43,7 +43,7 @@ def process_env(**extra: str) -> dict[str, str]:
 def celery_worker(queue: str | None = None, **env: str) -> Iterator[str]:
     """Run a real Celery worker on its own queue; yield the queue name."""
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
-    log = open(ROOT / "artifacts" / f"worker-{queue}.log", "w")  # noqa: SIM115
+    log = open(ROOT / "artifacts" / f"worker-{queue}.log", "w")
     proc = subprocess.Popen(
         [
             str(BIN / "celery"),
