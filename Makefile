@@ -17,7 +17,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 ## Start the portal on the embedded default: SQLite, no other server, demo data.
 run: $(VENV)/.runtime
-	@VENV=$(VENV) scripts/run.sh
+	@VENV=$(VENV) exec scripts/run.sh
 
 ## Lint, type-check, migration check, then the tests on PostgreSQL and Redis.
 test: $(VENV)/.dev

@@ -8,42 +8,44 @@ from __future__ import annotations
 
 import zlib
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
-def is_postgresql() -> bool:
-    return connection.vendor == "postgresql"
+def _lock_key(name: str) -> int:
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
-def lock_for_transaction(name: str) -> None:
+def is_postgresql(using: str = DEFAULT_DB_ALIAS) -> bool:
+    return connections[using].vendor == "postgresql"
+
+
+def lock_for_transaction(name: str, using: str = DEFAULT_DB_ALIAS) -> None:
     """Serialise writers on ``name`` until the current transaction ends.
 
     PostgreSQL: a transaction-level advisory lock, held only for the rest of
     the transaction. SQLite: the settings open every transaction with BEGIN
     IMMEDIATE, which already takes the database's single write lock.
     """
-    if is_postgresql():
-        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    if is_postgresql(using):
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(name)])
 
 
-def try_lock_for_session(name: str) -> bool:
+def try_lock_for_session(name: str, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Take a session-level lock on ``name`` without waiting; False if held.
 
     Used to keep runs from overlapping. On SQLite there is one writer at a
     time anyway, so the caller's row claim does the work and this is True.
     """
-    if is_postgresql():
-        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            return bool(cursor.fetchone()[0])
+    if is_postgresql(using):
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)])
+            row = cursor.fetchone()
+            return bool(row and row[0])
     return True
 
 
-def unlock_session(name: str) -> None:
-    if is_postgresql():
-        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+def unlock_session(name: str, using: str = DEFAULT_DB_ALIAS) -> None:
+    if is_postgresql(using):
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(name)])

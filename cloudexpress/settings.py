@@ -67,6 +67,7 @@ PRODUCTION = DJANGO_ENV == "production"
 TESTING = DJANGO_ENV == "test"
 
 DATA_DIR = Path(_env("CLOUDEXPRESS_DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Secrets --------------------------------------------------------------
 
@@ -160,7 +161,6 @@ if DATABASE_URL:
             "sslmode", _env("DATABASE_SSLMODE", "verify-full")
         )
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -178,6 +178,16 @@ else:
                 ),
             },
         }
+    }
+
+if TESTING:
+    # A second, SQLite database so the tests exercise the embedded default's
+    # code paths in cloudexpress/dbvendor.py beside PostgreSQL.
+    DATABASES["sqlite"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "test-sqlite.sqlite3"),
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 5},
+        "TEST": {"NAME": str(DATA_DIR / "test-sqlite-run.sqlite3")},
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -15,11 +15,17 @@ export PYTHONUNBUFFERED=1
 "$PY" manage.py seed_demo
 
 pids=()
+stopping=""
 stop() {
-  trap - INT TERM EXIT
+  # Resetting a trap inside its own handler makes bash re-raise the signal
+  # and die half-way, so a flag keeps the handler from running twice.
+  [ -n "$stopping" ] && return 0
+  stopping=1
   echo "stopping web, worker and beat"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do
+  # A newcomer expects Ctrl-C to be quick; whatever is still up after two
+  # seconds is killed (the embedded queue does not redeliver anyway).
+  for _ in $(seq 1 8); do
     alive=0
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     [ $alive = 0 ] && break
@@ -28,7 +34,8 @@ stop() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap '[ -n "$stopping" ] || { stop; exit 0; }' INT TERM
+trap stop EXIT
 
 "$VENV/bin/celery" -A cloudexpress worker --pool=solo --loglevel=WARNING \
   --hostname="embedded@%h" &

@@ -16,6 +16,7 @@ from tests import factories
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ARTIFACTS = ROOT / "artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def test_database_url() -> str:
+def database_url_for_processes() -> str:
     """The URL of the database this test runs on (pytest-django's test DB)."""
     conf = connection.settings_dict
     return (
@@ -32,7 +32,7 @@ def process_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "cloudexpress.settings"
     env["PYTHONUNBUFFERED"] = "1"
-    database_url = test_database_url()
+    database_url = database_url_for_processes()
     if database_url:
         env["DATABASE_URL"] = database_url
     env.update(extra)
