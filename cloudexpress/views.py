@@ -103,6 +103,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     from django_prometheus.exports import ExportToDjangoView
 
+    from cloudexpress.metrics import register_collectors
+
+    register_collectors()
     return ExportToDjangoView(request)
 
 
