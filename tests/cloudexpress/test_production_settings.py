@@ -92,3 +92,17 @@ def test_production_settings_are_hardened() -> None:
         timeout=60,
     )
     assert result.stdout.split() == ["True", "True", "True", "False", "verify-full"]
+
+
+def test_check_deploy_reports_nothing_in_production() -> None:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, **PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "cloudexpress.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
