@@ -31,7 +31,8 @@ export DJANGO_ENV=test
 
 echo "== pytest"
 if [ "$mode" = "--bench" ]; then
-  "$BIN/pytest" tests/bench -p no:cacheprovider -s
+  shift
+  "$BIN/python" scripts/bench.py "$@"
 else
   set +e
   "$BIN/pytest" -p no:cacheprovider "${@}"
