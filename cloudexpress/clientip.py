@@ -17,7 +17,7 @@ import ipaddress
 from django.conf import settings
 from django.http import HttpRequest
 
-UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a placeholder value, never bound
+UNKNOWN_IP = "0.0.0.0"  # noqa: S104  # nosec B104 - a placeholder value, never bound
 
 
 def _normalise(value: str) -> str | None:
