@@ -8,4 +8,9 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.heartbeat",
         "schedule": 60.0,
     },
+    # Head of each audit chain, so truncating the newest rows is detected.
+    "audit-anchor": {
+        "task": "audit.anchor",
+        "schedule": 300.0,
+    },
 }
