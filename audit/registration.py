@@ -68,11 +68,55 @@ def _log_update(sender: type[models.Model], instance: models.Model, **kwargs: An
     )
 
 
+def _m2m_receiver(field_name: str) -> Any:
+    """auditlog's m2m receiver, except that ``clear()`` records what was cleared.
+
+    auditlog records a clear as the removal of every row of the related
+    model, linked or not; here the linked keys are read just before the
+    clear and those are recorded.
+    """
+    from auditlog.context import auditlog_disabled
+    from auditlog.receivers import make_log_m2m_changes
+
+    from audit.models import AuditLogEntry
+
+    delegate = make_log_m2m_changes(field_name)
+
+    def receiver(signal: Any, action: str, instance: models.Model, **kwargs: Any) -> None:
+        if auditlog_disabled.get():
+            return
+        if action == "pre_clear":
+            related = getattr(instance, field_name) if not kwargs["reverse"] else None
+            if related is not None:
+                instance.__dict__[f"_audit_cleared_{field_name}"] = list(related.all())
+            return
+        if action == "post_clear":
+            cleared = instance.__dict__.pop(f"_audit_cleared_{field_name}", None)
+            if cleared:
+                AuditLogEntry.objects.log_m2m_changes(cleared, instance, "delete", field_name)
+            return
+        delegate(signal=signal, action=action, instance=instance, **kwargs)
+
+    return receiver
+
+
 def _register(model: type[models.Model], **options: Any) -> None:
     from auditlog.receivers import log_update
     from auditlog.registry import auditlog
+    from django.db.models.signals import m2m_changed
 
     auditlog.register(model, **options)
+    for field_name in options.get("m2m_fields", ()):
+        through = getattr(model, field_name).through
+        m2m_changed.disconnect(
+            sender=through, dispatch_uid=auditlog._m2m_dispatch_uid(m2m_changed, through)
+        )
+        m2m_changed.connect(
+            _m2m_receiver(field_name),
+            sender=through,
+            dispatch_uid=f"audit.m2m:{through._meta.label}",
+            weak=False,
+        )
     pre_save.disconnect(sender=model, dispatch_uid=auditlog._dispatch_uid(pre_save, log_update))
     uid = f"audit.update:{model._meta.label}"
     pre_save.connect(_log_update, sender=model, dispatch_uid=uid, weak=False)
