@@ -4,37 +4,56 @@ Every chained table has its own chain. A row's ``row_hash`` is
 
     sha256(prev_hash || canonical(content))
 
-where ``content`` holds only columns that never change after insert. The
-insert takes a per-table lock for the rest of its transaction, reads the
+where ``content`` holds only columns that never change after insert and no
+personal value in the clear. Personal columns (addresses, agents, names in
+``object_repr``, values in ``changes``) are committed to through
+``personal_digest = sha256(personal_salt || canonical(personal))``, which is
+part of the content. Erasure overwrites the personal columns and clears the
+salt: the chain still verifies, and the digest no longer identifies anyone.
+
+The insert takes a per-table lock for the rest of its transaction, reads the
 current head and writes the new row, so concurrent writers line up and the
-chain never forks.
+chain never forks. The lock is transaction-scoped because the next row links
+to this row's hash, which is only final once this transaction commits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, router, transaction
+from django.db.models import signals
 
 from cloudexpress import dbvendor, requestcontext
 
-GENESIS = "0" * 64
+logger = logging.getLogger(__name__)
 
-# Columns covered by the hash, per table. Personal values (e-mails, IPs,
-# user agents, free text about a person) are deliberately absent so that
-# erasure can remove them without breaking the chain.
+GENESIS = "0" * 64
+SALT_BYTES = 16
+
+# Columns covered by the hash, per table, in canonical order. Foreign keys
+# that become NULL when their target goes are represented by ``*_pk``
+# copies taken at insert.
 HASHED_FIELDS: dict[str, tuple[str, ...]] = {
     "audit.auditlogentry": (
         "seq",
         "timestamp",
         "content_type_id",
         "object_pk",
+        "object_id",
         "action",
         "cid",
+        "actor_pk",
         "system_actor",
+        "personal_digest",
     ),
     "audit.securityevent": (
         "seq",
@@ -42,34 +61,89 @@ HASHED_FIELDS: dict[str, tuple[str, ...]] = {
         "occurred_at",
         "event_type",
         "severity",
+        "actor_pk",
+        "target_user_pk",
+        "organization_pk",
         "system_actor",
         "request_id",
+        "personal_digest",
     ),
 }
 
+# Columns that may name or identify a person: committed to by the digest,
+# overwritten by erasure.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "audit.auditlogentry": (
+        "object_repr",
+        "changes",
+        "changes_text",
+        "serialized_data",
+        "additional_data",
+        "remote_addr",
+        "remote_port",
+        "actor_email",
+        "user_agent",
+    ),
+    "audit.securityevent": ("ip", "user_agent", "detail"),
+}
 
-def _label(model: type[models.Model] | models.Model) -> str:
+# Foreign key -> the hashed copy it must agree with (or be NULL, after the
+# target row was deleted).
+FK_COPIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "audit.auditlogentry": (("actor_id", "actor_pk"),),
+    "audit.securityevent": (
+        ("actor_id", "actor_pk"),
+        ("target_user_id", "target_user_pk"),
+        ("organization_id", "organization_pk"),
+    ),
+}
+
+_JSON_PERSONAL = {"changes", "serialized_data", "additional_data", "detail"}
+
+
+def label(model: type[models.Model] | models.Model) -> str:
     return model._meta.label_lower
 
 
 def _canonical_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="microseconds")
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
 
 
-def canonical_content(row: models.Model) -> bytes:
-    fields = HASHED_FIELDS[_label(row)]
-    content = {name: _canonical_value(getattr(row, name)) for name in fields}
-    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+def canonical_content(values: Sequence[Any]) -> bytes:
+    """Encode the hashed columns, in ``HASHED_FIELDS`` order, as bytes."""
+    return json.dumps([_canonical_value(v) for v in values], separators=(",", ":")).encode()
+
+
+def row_hash_of(prev_hash: str, content: bytes) -> str:
+    digest = hashlib.sha256(prev_hash.encode())
+    digest.update(content)
+    return digest.hexdigest()
+
+
+def personal_digest_of(salt: bytes, values: Sequence[Any]) -> str:
+    encoded = json.dumps(
+        [_canonical_value(v) if not isinstance(v, dict | list) else v for v in values],
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    return hashlib.sha256(bytes(salt) + encoded).hexdigest()
 
 
 def compute_hash(prev_hash: str, row: models.Model) -> str:
-    digest = hashlib.sha256(prev_hash.encode())
-    digest.update(canonical_content(row))
-    return digest.hexdigest()
+    """Hash ``row`` as it will read back: each value through its field's
+    ``to_python`` first (an integer key given to a text column is text)."""
+    values = []
+    for name in HASHED_FIELDS[label(row)]:
+        value = row._meta.get_field(name).to_python(getattr(row, name))
+        setattr(row, name, value)
+        values.append(value)
+    return row_hash_of(prev_hash, canonical_content(values))
 
 
 def fill_context(entry: Any) -> None:
@@ -89,25 +163,323 @@ def fill_context(entry: Any) -> None:
         entry.system_actor = context.system_actor
 
 
+def _seal_personal(row: Any) -> None:
+    """Give ``row`` a fresh salt and the digest of its personal columns.
+
+    JSON values are passed through a JSON round trip first, so what is stored
+    is exactly what was hashed (tuples become lists, keys become strings).
+    """
+    names = PERSONAL_FIELDS[label(row)]
+    for name in names:
+        value = getattr(row, name)
+        if name in _JSON_PERSONAL and value is not None:
+            setattr(row, name, json.loads(json.dumps(value)))
+        elif name in {"remote_addr", "ip"}:
+            # "" is stored as NULL; hash what will be read back.
+            prepared = type(row)._meta.get_field(name).get_prep_value(value) if value else None
+            setattr(row, name, prepared)
+    salt = os.urandom(SALT_BYTES)
+    row.personal_salt = salt
+    row.personal_digest = personal_digest_of(salt, [getattr(row, n) for n in names])
+
+
+def _head_table() -> str:
+    from audit.models import ChainHead
+
+    return ChainHead._meta.db_table
+
+
+def _ensure_head(cursor: Any, model: type[models.Model]) -> None:
+    """Create the head row of ``model``'s chain from the table, once."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    cursor.execute(
+        f"INSERT INTO {_head_table()} (chain, seq, prev_hash, row_hash) "  # noqa: S608 - names only
+        f"SELECT %s, COALESCE(MAX(seq), 0), '', "
+        f"COALESCE((SELECT row_hash FROM {table} ORDER BY seq DESC NULLS LAST LIMIT 1), %s) "
+        f"FROM {table} ON CONFLICT (chain) DO NOTHING",
+        [label(model), GENESIS],
+    )
+
+
+def lock_and_read_head(model: type[models.Model]) -> tuple[int, str]:
+    """Lock ``model``'s chain until the transaction ends; return its head.
+
+    PostgreSQL: the chain's row in the head table, locked FOR UPDATE.
+    SQLite: BEGIN IMMEDIATE already holds the database's one write lock.
+    """
+    if dbvendor.is_postgresql():
+        with connection.cursor() as cursor:
+            for _ in range(2):
+                cursor.execute(
+                    f"SELECT seq, row_hash FROM {_head_table()} WHERE chain = %s FOR UPDATE",  # noqa: S608
+                    [label(model)],
+                )
+                found = cursor.fetchone()
+                if found:
+                    return int(found[0]), str(found[1])
+                _ensure_head(cursor, model)
+        raise RuntimeError(f"no head row for chain {label(model)}")
+    dbvendor.lock_for_transaction(f"chain:{label(model)}")
+    head = (
+        model._default_manager.order_by("-seq")
+        .exclude(seq=None)
+        .values_list("seq", "row_hash")
+        .first()
+    )
+    return head if head else (0, GENESIS)
+
+
+def _set_head(model: type[models.Model], seq: int, row_hash: str) -> None:
+    if dbvendor.is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_head_table()} SET seq = %s, row_hash = %s WHERE chain = %s",  # noqa: S608
+                [seq, row_hash, label(model)],
+            )
+
+
+def _content_after_seq(row: Any) -> str:
+    """The canonical content without its leading ``[seq``: what follows it."""
+    values = []
+    for name in HASHED_FIELDS[label(row)][1:]:
+        value = row._meta.get_field(name).to_python(getattr(row, name))
+        setattr(row, name, value)
+        values.append(value)
+    return "," + canonical_content(values).decode()[1:]
+
+
+def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, Any]]]:
+    cached = _INSERT_SQL.get(model)
+    if cached:
+        return cached
+    quote = connection.ops.quote_name
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if not f.primary_key and f.attname not in {"seq", "prev_hash", "row_hash"}
+    ]
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join("%s" for _ in fields)
+    # One statement takes the head row's lock, advances it and inserts the
+    # row linked to it. Waiting on the lock, PostgreSQL re-reads the head
+    # row as the previous writer committed it, so the link is always to the
+    # newest row; the hash is computed by the server from the same bytes
+    # ``row_hash_of`` hashes.
+    sql = (
+        f"WITH h AS (UPDATE {_head_table()} SET seq = seq + 1, prev_hash = row_hash, "  # noqa: S608
+        "row_hash = encode(sha256(convert_to(row_hash || '[' || (seq + 1)::text || %s, "
+        "'UTF8')), 'hex') WHERE chain = %s RETURNING seq, prev_hash, row_hash) "
+        f"INSERT INTO {quote(model._meta.db_table)} (seq, prev_hash, row_hash, {columns}) "
+        f"SELECT h.seq, h.prev_hash, h.row_hash, {placeholders} FROM h "
+        "RETURNING id, seq, prev_hash, row_hash"
+    )
+    _INSERT_SQL[model] = (sql, fields)
+    return sql, fields
+
+
+_INSERT_SQL: dict[type[models.Model], tuple[str, list[models.Field[Any, Any]]]] = {}
+
+
 def insert_chained(row: Any, *args: Any, **kwargs: Any) -> None:
     """Insert ``row`` as the new head of its table's chain."""
     model = type(row)
-    with transaction.atomic():
-        dbvendor.lock_for_transaction(f"chain:{_label(model)}")
-        head = (
-            model._default_manager.order_by("-seq")
-            .exclude(seq=None)
-            .values_list("seq", "row_hash")
-            .first()
+    _seal_personal(row)
+    if not dbvendor.is_postgresql():
+        with transaction.atomic(savepoint=False):
+            seq, prev_hash = lock_and_read_head(model)
+            row.seq = seq + 1
+            row.prev_hash = prev_hash
+            row.row_hash = compute_hash(prev_hash, row)
+            models.Model.save(row, *args, **kwargs)
+        return
+
+    using = router.db_for_write(model)
+    signals.pre_save.send(sender=model, instance=row, raw=False, using=using, update_fields=None)
+    rest = _content_after_seq(row)
+    sql, fields = _insert_sql(model)
+    params = [rest, label(model)]
+    params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchone()
+        if returned is None:
+            _ensure_head(cursor, model)
+            cursor.execute(sql, params)
+            returned = cursor.fetchone()
+    row.pk, row.seq, row.prev_hash, row.row_hash = returned
+    row._state.adding = False
+    row._state.db = using
+    signals.post_save.send(
+        sender=model, instance=row, created=True, raw=False, using=using, update_fields=None
+    )
+
+
+def insert_chained_many(model: type[models.Model], rows: Iterable[Any]) -> list[Any]:
+    """Insert ``rows`` as consecutive heads under one lock, in batched statements."""
+    rows = list(rows)
+    if not rows:
+        return rows
+    for row in rows:
+        _seal_personal(row)
+    with transaction.atomic(savepoint=False):
+        seq, prev_hash = lock_and_read_head(model)
+        for row in rows:
+            seq += 1
+            row.seq = seq
+            row.prev_hash = prev_hash
+            row.row_hash = prev_hash = compute_hash(prev_hash, row)
+        model._default_manager.bulk_create(rows, batch_size=500)
+        _set_head(model, seq, prev_hash)
+    return rows
+
+
+# --- Verification ------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    seq: int | None
+    pk: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row seq={self.seq} id={self.pk}: {self.reason}"
+
+
+@dataclass
+class VerifyReport:
+    chain: str
+    rows: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    erased_rows: int = 0
+    anchors_checked: int = 0
+    problem: Problem | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _datetime_indexes(model: type[models.Model], names: Sequence[str]) -> list[int]:
+    indexes = []
+    for i, name in enumerate(names):
+        if isinstance(model._meta.get_field(name), models.DateTimeField):
+            indexes.append(i)
+    return indexes
+
+
+def verify_chain(
+    model: type[models.Model], *, chunk_size: int = 5000, check_personal: bool = True
+) -> VerifyReport:
+    """Walk ``model``'s chain in seq order and report the first bad row.
+
+    Streams plain tuples (no model instances). A row is bad when its seq is
+    not the next one, its prev_hash is not the previous row's hash, its
+    content does not hash to row_hash, its personal columns do not match
+    their digest (while the salt exists), a foreign key disagrees with its
+    hashed copy, or it differs from a head anchor. Head anchors beyond the
+    last row reveal truncation.
+    """
+    from audit.models import Anchor
+
+    chain_label = label(model)
+    report = VerifyReport(chain=chain_label)
+    hashed = HASHED_FIELDS[chain_label]
+    personal = PERSONAL_FIELDS[chain_label] if check_personal else ()
+    fk_pairs = FK_COPIES[chain_label]
+
+    start = (
+        Anchor.objects.filter(chain=chain_label, kind=Anchor.Kind.START)
+        .order_by("-seq")
+        .values_list("seq", "row_hash")
+        .first()
+    )
+    expected_seq, expected_prev = start if start else (1, GENESIS)
+    heads = dict(
+        Anchor.objects.filter(
+            chain=chain_label, kind=Anchor.Kind.HEAD, seq__gte=expected_seq
+        ).values_list("seq", "row_hash")
+    )
+    fk_names = [name for pair in fk_pairs for name in pair]
+    columns = ["id", "prev_hash", "row_hash", "personal_salt", *hashed, *personal, *fk_names]
+    n_hashed = len(hashed)
+    base = 4
+    p_start = base + n_hashed
+    f_start = p_start + len(personal)
+    dt_indexes = [base + i for i in _datetime_indexes(model, hashed)]
+    uuid_indexes = [
+        base + i
+        for i, name in enumerate(hashed)
+        if isinstance(model._meta.get_field(name), models.UUIDField)
+    ]
+    fk_positions = [
+        (f_start + 2 * i, f_start + 2 * i + 1, fk) for i, (fk, _) in enumerate(fk_pairs)
+    ]
+    dumps = json.dumps
+    sha256 = hashlib.sha256
+
+    rows = model._default_manager.order_by("seq").values_list(*columns).iterator(chunk_size)
+    last_pk = None
+    for raw in rows:
+        row = list(raw)
+        pk, prev_hash, stored_hash, salt = row[0], row[1], row[2], row[3]
+        seq = row[base]
+        last_pk = pk
+        if seq is None:
+            report.problem = Problem(None, pk, "row has no place in the chain (seq is empty)")
+            return report
+        if report.first_seq is None:
+            report.first_seq = seq
+        if seq != expected_seq:
+            if report.rows == 0 and start is None:
+                reason = f"chain starts at seq {seq} but no retained-start anchor explains it"
+            else:
+                reason = f"rows are missing before this row (expected seq {expected_seq})"
+            report.problem = Problem(seq, pk, reason)
+            return report
+        if prev_hash != expected_prev:
+            report.problem = Problem(seq, pk, "link broken: prev_hash is not the previous hash")
+            return report
+        for i in dt_indexes:
+            row[i] = row[i].isoformat(timespec="microseconds")
+        for i in uuid_indexes:
+            row[i] = str(row[i])
+        content = dumps(row[base:p_start], separators=(",", ":")).encode()
+        digest = sha256(prev_hash.encode())
+        digest.update(content)
+        if digest.hexdigest() != stored_hash:
+            report.problem = Problem(seq, pk, "content does not match its hash")
+            return report
+        if check_personal:
+            if salt is None:
+                report.erased_rows += 1
+            elif personal_digest_of(salt, row[p_start:f_start]) != row[p_start - 1]:
+                report.problem = Problem(seq, pk, "personal columns do not match their digest")
+                return report
+        for fk_i, copy_i, fk_name in fk_positions:
+            if row[fk_i] is not None and row[fk_i] != row[copy_i]:
+                report.problem = Problem(seq, pk, f"{fk_name} disagrees with its hashed copy")
+                return report
+        anchored = heads.get(seq)
+        if anchored is not None:
+            report.anchors_checked += 1
+            if anchored != stored_hash:
+                report.problem = Problem(seq, pk, "row differs from its head anchor")
+                return report
+        report.rows += 1
+        report.last_seq = seq
+        expected_prev = stored_hash
+        expected_seq += 1
+
+    beyond = [s for s in heads if report.last_seq is None or s > report.last_seq]
+    if beyond:
+        top = max(beyond)
+        report.problem = Problem(
+            top,
+            last_pk,
+            f"chain truncated: anchored row seq {top} is gone "
+            f"(chain ends at seq {report.last_seq})",
         )
-        seq, prev_hash = head if head else (0, GENESIS)
-        row.seq = seq + 1
-        row.prev_hash = prev_hash
-        # Timestamps are truncated to what every backend stores, so the
-        # hash computed now equals the one recomputed from the stored row.
-        for name in ("timestamp", "occurred_at"):
-            value = getattr(row, name, None)
-            if isinstance(value, datetime):
-                setattr(row, name, value.replace(microsecond=value.microsecond))
-        row.row_hash = compute_hash(prev_hash, row)
-        models.Model.save(row, *args, **kwargs)
+    return report

@@ -10,4 +10,9 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.heartbeat",
         "schedule": float(settings.HEARTBEAT_SECONDS),
     },
+    # Head of each audit chain, so truncating the newest rows is detected.
+    "audit-anchor": {
+        "task": "audit.anchor",
+        "schedule": 300.0,
+    },
 }

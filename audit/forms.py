@@ -1,0 +1,50 @@
+"""Filters of the audit log and the security event list, shared by the
+pages, the CSV exports and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from audit.models import AuditLogEntry, SecurityEvent
+
+
+class _Filters(forms.Form):
+    actor = forms.CharField(
+        required=False, max_length=254, help_text="E-mail address or public id of the actor."
+    )
+    date_from = forms.DateTimeField(required=False, help_text="From this time (inclusive).")
+    date_to = forms.DateTimeField(required=False, help_text="Up to this time (exclusive).")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start >= end:
+            raise forms.ValidationError("The start of the range must be before its end.")
+        return cleaned
+
+
+class AuditLogFilterForm(_Filters):
+    action = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any action"), *AuditLogEntry.Action.choices],
+    )
+    object_type = forms.CharField(
+        required=False, max_length=100, help_text="app_label.model, e.g. accounts.user."
+    )
+    object_pk = forms.CharField(required=False, max_length=255)
+
+
+class SecurityEventFilterForm(_Filters):
+    event_type = forms.ChoiceField(
+        required=False, choices=[("", "Any type"), *SecurityEvent.Type.choices]
+    )
+    severity = forms.ChoiceField(
+        required=False, choices=[("", "Any severity"), *SecurityEvent.Severity.choices]
+    )
+    target = forms.CharField(
+        required=False, max_length=254, help_text="E-mail address or public id of the target."
+    )

@@ -1,0 +1,49 @@
+"""Fixtures of the audit tests: people who may and may not read the trail,
+and a way to write chained rows with a known request context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership, Organization
+from cloudexpress import requestcontext
+from tests import factories
+
+
+@pytest.fixture
+def staff(db: None) -> factories.User:
+    return factories.UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def operator(db: None) -> Organization:
+    return factories.OrganizationFactory(is_operator=True, slug="cloudexpress")
+
+
+@pytest.fixture
+def auditor(operator: Organization) -> factories.User:
+    user = factories.UserFactory()
+    Membership.objects.create(
+        user=user, organization=operator, role=factories.builtin_role("auditor")
+    )
+    return user
+
+
+@pytest.fixture
+def staff_client(staff: factories.User) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def context() -> Iterator[requestcontext.RequestContext]:
+    """A request context as the middleware binds it, for direct service calls."""
+    bound = requestcontext.RequestContext(
+        request_id="req-test-0001", ip="198.51.100.7", user_agent="pytest-agent"
+    )
+    with requestcontext.bind(bound) as value:
+        yield value
