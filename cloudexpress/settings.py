@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.CredentialsMiddleware",
     "cloudexpress.requestcontext.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -235,6 +236,12 @@ CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
 # --- Authentication -------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# Permission checks (Django admin's included) are answered by the accounts
+# authorization service; ModelBackend only authenticates.
+AUTHENTICATION_BACKENDS = [
+    "accounts.authorization.AuthorizationBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [
@@ -327,6 +334,10 @@ SPECTACULAR_SETTINGS = {
 # --- Audit trail ----------------------------------------------------------
 
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
+# auditlog's own migrations create its LogEntry table even when the model is
+# swapped out; without migrations the swapped model gets no table at all,
+# and nothing holds a foreign key to a table nobody writes.
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_CID_GETTER = "cloudexpress.requestcontext.current_request_id"
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_DISABLE_REMOTE_ADDR = False
@@ -340,7 +351,9 @@ PROMETHEUS_EXPORT_MIGRATIONS = False
 # --- E-mail ---------------------------------------------------------------
 
 DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", "CloudExpress Portal <no-reply@cloudexpress.test>")
-if _env("EMAIL_HOST"):
+if TESTING:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+elif _env("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = _env("EMAIL_HOST")
     EMAIL_PORT = _env_int("EMAIL_PORT", 587)
@@ -360,6 +373,12 @@ PORTAL_CONTACTS = {
     "security_team": _env("CONTACT_SECURITY_TEAM", "security@cloudexpress.test"),
     "data_protection_officer": _env("CONTACT_DPO", "dpo@cloudexpress.test"),
 }
+# Links in e-mails (invitations, reminders) start with this.
+PORTAL_BASE_URL = _env("PORTAL_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000").rstrip(
+    "/"
+)
+if PRODUCTION and not PORTAL_BASE_URL:
+    _fail("PORTAL_BASE_URL is required in production")
 OPERATOR_ORGANIZATION_SLUG = _env("OPERATOR_ORGANIZATION_SLUG", "cloudexpress")
 
 # --- Static files ---------------------------------------------------------
