@@ -236,11 +236,13 @@ CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
 # --- Authentication -------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
-# Permission checks (Django admin's included) are answered by the accounts
-# authorization service; ModelBackend only authenticates.
+# ModelBackend authenticates (first: login() and force_login() default to the
+# first backend). Permission checks, Django admin's included, are answered by
+# the accounts authorization service alone: User.has_perm asks only
+# AuthorizationBackend, which authenticates nobody.
 AUTHENTICATION_BACKENDS = [
-    "accounts.authorization.AuthorizationBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "accounts.authorization.AuthorizationBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -133,7 +133,9 @@ def access_review_item_decide(
             code="review_self",
             status_code=403,
         )
-    authorization.permission_require(reviewer, "access_reviews.decide", obj=locked)
+    authorization.permission_require(
+        reviewer, "access_reviews.decide", campaign.organization, locked
+    )
     if campaign.status != AccessReviewCampaign.Status.OPEN:
         raise ServiceError("This campaign is closed.", code="review_closed", status_code=409)
     if locked.decision != AccessReviewItem.Decision.PENDING:
