@@ -40,6 +40,7 @@ from rest_framework.request import Request
 
 from accounts.models import Membership, ObjectPermissionGrant, Organization, Role, User
 from accounts.permissions import AUDITOR, CATALOG
+from cloudexpress import requestcontext
 from cloudexpress.api.exceptions import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class _Access:
     memberships: dict[int, Membership]
     roles_by_id: dict[int, Role]
     operator_id: int | None
+    # The request (or task run) this snapshot belongs to.
+    scope: str | None
     codes_by_role: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def codes(self, role_id: int) -> frozenset[str]:
@@ -103,8 +106,12 @@ class _Access:
 
 
 def _access(user: User) -> _Access:
+    """The user's memberships and roles, loaded once per request (or task
+    run) and kept on the user object for the rest of it. Outside any request
+    context nothing is kept, so a long-lived object never sees stale access."""
+    scope = requestcontext.current_request_id()
     cached = getattr(user, _CACHE_ATTRIBUTE, None)
-    if cached is not None:
+    if cached is not None and scope is not None and cached.scope == scope:
         return cast(_Access, cached)
     memberships = {
         m.organization_id: m
@@ -123,8 +130,9 @@ def _access(user: User) -> _Access:
     operator_id = next(
         (m.organization_id for m in memberships.values() if m.organization.is_operator), None
     )
-    access = _Access(memberships, roles_load(memberships), operator_id)
-    setattr(user, _CACHE_ATTRIBUTE, access)
+    access = _Access(memberships, roles_load(memberships), operator_id, scope)
+    if scope is not None:
+        setattr(user, _CACHE_ATTRIBUTE, access)
     return access
 
 

@@ -79,28 +79,38 @@ def roles_for_organization(organization: Organization) -> list[RoleView]:
         if role.organization_id not in (None, organization.pk):
             continue
         chain = authorization.role_chain(role.pk, roles_by_id)
-        lines: dict[str, PermissionLine] = {}
-        for ancestor_id in chain:
-            ancestor = roles_by_id[ancestor_id]
-            for permission in ancestor.permissions.all():
-                lines.setdefault(
-                    permission.code,
-                    PermissionLine(
-                        permission.code,
-                        CATALOG.get(permission.code, permission.description),
-                        ancestor.name,
-                        ancestor_id != role.pk,
-                    ),
-                )
         views.append(
             RoleView(
                 role=role,
                 chain=[roles_by_id[i].name for i in chain],
-                permissions=sorted(lines.values(), key=lambda line: line.code),
+                permissions=_permission_lines(role, roles_by_id),
                 members=counts.get(role.pk, 0),
             )
         )
     return views
+
+
+def _permission_lines(role: Role, roles_by_id: dict[int, Role]) -> list[PermissionLine]:
+    lines: dict[str, PermissionLine] = {}
+    for ancestor_id in authorization.role_chain(role.pk, roles_by_id):
+        ancestor = roles_by_id[ancestor_id]
+        for permission in ancestor.permissions.all():
+            lines.setdefault(
+                permission.code,
+                PermissionLine(
+                    permission.code,
+                    CATALOG.get(permission.code, permission.description),
+                    ancestor.name,
+                    ancestor_id != role.pk,
+                ),
+            )
+    return sorted(lines.values(), key=lambda line: line.code)
+
+
+def role_permission_lines(role: Role) -> list[PermissionLine]:
+    """Every permission of one role, each with the role it comes from."""
+    roles_by_id = authorization.roles_load([role.organization_id] if role.organization_id else [])
+    return _permission_lines(role, roles_by_id)
 
 
 def roles_assignable(organization: Organization) -> list[Role]:

@@ -13,6 +13,7 @@ from accounts.authorization import user_has_perm
 from accounts.models import Membership, Role
 from accounts.services import object_permission_grant, role_create
 from audit.models import SecurityEvent
+from cloudexpress import requestcontext
 from tests.accounts.access_helpers import builtin, fresh, member, organization
 
 pytestmark = pytest.mark.django_db
@@ -168,7 +169,20 @@ def test_without_organization_the_operator_organization_is_asked() -> None:
 def test_checks_run_a_fixed_number_of_queries(django_assert_num_queries) -> None:
     org = organization()
     admin = fresh(member(org, "admin").user)
-    # Memberships, roles, role permissions; then answered from the snapshot.
-    with django_assert_num_queries(3):
+    # Memberships, roles, role permissions; then answered from the snapshot
+    # for the rest of the request.
+    with requestcontext.system_job("test"), django_assert_num_queries(3):
         for code in ("org.view", "members.invite", "roles.manage", "evidence.view"):
             assert authorization.user_has_perm(admin, code, org)
+
+
+def test_snapshot_is_not_kept_across_requests() -> None:
+    org = organization()
+    membership = member(org, "admin")
+    user = fresh(membership.user)
+    with requestcontext.system_job("first"):
+        assert user_has_perm(user, "members.invite", org)
+    Membership.objects.filter(pk=membership.pk).update(status=Membership.Status.REVOKED)
+    with requestcontext.system_job("second"):
+        assert not user_has_perm(user, "members.invite", org)
+    assert not user_has_perm(user, "members.invite", org)
