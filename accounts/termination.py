@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 class Revoker(Protocol):
     __name__: str
+    __qualname__: str
 
     def __call__(self, *, user: Any, organization: Any, by: Any, reason: str) -> int: ...
 

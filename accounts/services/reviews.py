@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 REVIEW_DURATION = timedelta(days=30)
 # Privileged roles are reviewed first: they matter most to an auditor.
-KIND_ORDER = {
+KIND_ORDER: dict[str, int] = {
     Role.Kind.OWNER: 0,
     Role.Kind.ADMIN: 1,
     Role.Kind.AUDITOR: 2,
