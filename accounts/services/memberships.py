@@ -142,7 +142,12 @@ def membership_role_apply(
 ) -> Membership:
     """Apply a role change that is already authorized (and approved when it
     needed to be); the owner guard still holds."""
-    locked = Membership.objects.select_for_update().select_related("role").get(pk=membership.pk)
+    # Lock the membership only: joined rows (the built-in roles) are shared.
+    locked = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("role")
+        .get(pk=membership.pk)
+    )
     if locked.status != Membership.Status.ACTIVE:
         raise ServiceError(
             "This membership has ended.", code="membership_inactive", status_code=409

@@ -151,7 +151,8 @@ def membership_end(*, membership: Membership, by: User | None, reason: str) -> M
     are their sessions."""
     reason = _reason_check(reason)
     locked = (
-        Membership.objects.select_for_update()
+        # Lock the membership only: the owner guard locks the organization.
+        Membership.objects.select_for_update(of=("self",))
         .select_related("role", "organization", "user")
         .get(pk=membership.pk)
     )
