@@ -444,3 +444,21 @@ def permission_required(code: str) -> Callable[[_View], _View]:
         return cast(_View, wrapper)
 
     return decorator
+
+
+class PermissionRequiredMixin:
+    """For class-based pages taking ``slug``: resolve the organization into
+    ``self.organization`` and require ``permission_code`` there."""
+
+    permission_code: str = "org.view"
+    organization: Organization
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        self.organization = organization_for_request(request, kwargs["slug"])
+        if not user_has_perm(request.user, self.permission_code, self.organization):
+            raise PermissionDenied(f"You do not hold the permission {self.permission_code!r}.")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
