@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and access"
+
+    def ready(self) -> None:
+        # Importing the services registers the approval executors; the
+        # middleware module holds the sign-in receiver.
+        from accounts import auditing, middleware, services  # noqa: F401
+
+        auditing.register_models()

@@ -15,4 +15,14 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "audit.anchor",
         "schedule": 300.0,
     },
+    # Daily: the first run of a quarter starts its campaigns, the others
+    # find the quarter's slot taken and do nothing.
+    "access-review-start": {
+        "task": "accounts.access_review_start",
+        "schedule": 24 * 3600.0,
+    },
+    "access-review-remind": {
+        "task": "accounts.access_review_remind",
+        "schedule": 24 * 3600.0,
+    },
 }

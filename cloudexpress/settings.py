@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.CredentialsMiddleware",
     "cloudexpress.requestcontext.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -247,6 +248,14 @@ HEARTBEAT_SECONDS = _env_int("HEARTBEAT_SECONDS", 60)
 # --- Authentication -------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend authenticates (first: login() and force_login() default to the
+# first backend). Permission checks, Django admin's included, are answered by
+# the accounts authorization service alone: User.has_perm asks only
+# AuthorizationBackend, which authenticates nobody.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.authorization.AuthorizationBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [
@@ -361,7 +370,9 @@ PROMETHEUS_EXPORT_MIGRATIONS = False
 # --- E-mail ---------------------------------------------------------------
 
 DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", "CloudExpress Portal <no-reply@cloudexpress.test>")
-if _env("EMAIL_HOST"):
+if TESTING:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+elif _env("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = _env("EMAIL_HOST")
     EMAIL_PORT = _env_int("EMAIL_PORT", 587)
@@ -381,6 +392,12 @@ PORTAL_CONTACTS = {
     "security_team": _env("CONTACT_SECURITY_TEAM", "security@cloudexpress.test"),
     "data_protection_officer": _env("CONTACT_DPO", "dpo@cloudexpress.test"),
 }
+# Links in e-mails (invitations, reminders) start with this.
+PORTAL_BASE_URL = _env("PORTAL_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000").rstrip(
+    "/"
+)
+if PRODUCTION and not PORTAL_BASE_URL:
+    _fail("PORTAL_BASE_URL is required in production")
 OPERATOR_ORGANIZATION_SLUG = _env("OPERATOR_ORGANIZATION_SLUG", "cloudexpress")
 
 # --- Static files ---------------------------------------------------------

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import org_urls
 from cloudexpress import views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
@@ -14,6 +15,7 @@ api_patterns = [
     path("docs/", ApiDocsView.as_view(), name="api-docs"),
     path("me", api_views.MeView.as_view(), name="api-me"),
     path("compliance/", include("audit.api.urls")),
+    path("", include("accounts.api.urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +26,8 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
+    path("orgs/", include("accounts.org_urls")),
+    path("invitations/", include(org_urls.invitation_patterns)),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

@@ -1,5 +1,6 @@
 """Models of the accounts app, one module per concept."""
 
+from accounts.models.approvals import ApprovalRequest
 from accounts.models.core import (
     Membership,
     Organization,
@@ -10,9 +11,18 @@ from accounts.models.core import (
     UserSession,
     normalise_email,
 )
+from accounts.models.grants import ObjectPermissionGrant
+from accounts.models.invitations import Invitation
+from accounts.models.reviews import AccessReviewCampaign, AccessReviewItem, AccessReviewReminder
 
 __all__ = [
+    "AccessReviewCampaign",
+    "AccessReviewItem",
+    "AccessReviewReminder",
+    "ApprovalRequest",
+    "Invitation",
     "Membership",
+    "ObjectPermissionGrant",
     "Organization",
     "Permission",
     "Role",

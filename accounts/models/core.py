@@ -93,6 +93,24 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_full_name(self) -> str:
         return self.full_name or self.email
 
+    # Every permission check, Django admin's included, goes through the one
+    # authorization service by its backend. PermissionsMixin would answer
+    # True for any active superuser before asking a backend, and ModelBackend
+    # would grant a superuser every model permission: the flag alone grants
+    # nothing here (least privilege, CC6.3).
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        from accounts.authorization import authorization_backend
+
+        return self.is_active and authorization_backend().has_perm(self, perm, obj)
+
+    def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        from accounts.authorization import authorization_backend
+
+        return self.is_active and authorization_backend().has_module_perms(self, app_label)
+
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
@@ -194,6 +212,12 @@ class Membership(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who ended the membership and why: kept, since the row itself is kept.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["organization_id", "user_id"]

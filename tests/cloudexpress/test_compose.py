@@ -19,6 +19,7 @@ REQUIRED = {
     "ALLOWED_HOSTS": "portal.example.test",
     "METRICS_TOKEN": "token",
     "EMAIL_HOST": "smtp.example.test",
+    "PORTAL_BASE_URL": "https://portal.example.test",
     "POSTGRES_PASSWORD": "password",
     "REDIS_PASSWORD": "password",
 }

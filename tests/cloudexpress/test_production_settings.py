@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:1/0",
     "ALLOWED_HOSTS": "portal.example.test",
     "EMAIL_HOST": "127.0.0.1",
+    "PORTAL_BASE_URL": "https://portal.example.test",
     "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
 }
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import services
-from accounts.models import Organization, User
+from accounts.models import ApprovalRequest, Invitation, Membership, Organization, Role, User
+from accounts.services.reviews import quarter_slot
 from cloudexpress import requestcontext
 
 DEMO_PASSWORD = "Demo-Portal-2026!"
@@ -32,6 +35,9 @@ USERS = (
     ("owner@globex-retail.test", "Gina Globex", "globex-retail", "owner", False),
     ("clerk@globex-retail.test", "Cody Clerk", "globex-retail", "member", False),
 )
+
+
+AUDITOR_ENGAGEMENT = timedelta(days=90)
 
 
 class Command(BaseCommand):
@@ -57,8 +63,56 @@ class Command(BaseCommand):
                         is_superuser=staff and role_kind == "owner",
                     )
                 services.membership_create(
-                    user=user, organization=organizations[slug], role=roles[role_kind]
+                    user=user,
+                    organization=organizations[slug],
+                    role=roles[role_kind],
+                    # The external auditor's engagement is time-boxed.
+                    expires_at=timezone.now() + AUDITOR_ENGAGEMENT
+                    if role_kind == "auditor"
+                    else None,
                 )
+            self._access_workflows(organizations, roles)
+        self.stdout.write("Demo access: a review campaign, an invitation, an approval request.")
         self.stdout.write(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for email, _name, slug, role_kind, _staff in USERS:
             self.stdout.write(f"  {email:32} {role_kind:8} {slug}")
+
+    def _access_workflows(
+        self, organizations: dict[str, Organization], roles: dict[str, Role]
+    ) -> None:
+        """An access review under way, an open invitation and a pending
+        four-eyes request, each made once."""
+        operator = organizations["cloudexpress"]
+        owner = User.objects.get(email="owner@cloudexpress.test")
+
+        campaign, created = services.access_review_campaign_start(
+            organization=operator, slot=quarter_slot(timezone.now())
+        )
+        if created:
+            officer_item = campaign.items.get(membership__user__email="officer@cloudexpress.test")
+            services.access_review_item_decide(
+                item=officer_item, reviewer=owner, decision="keep", note="still needed"
+            )
+
+        acme = organizations["acme-health"]
+        acme_owner = User.objects.get(email="admin@acme-health.test")
+        if not Invitation.objects.filter(organization=acme).exists():
+            services.invitation_send(
+                organization=acme,
+                email="new.hire@acme-health.test",
+                role=roles["member"],
+                invited_by=acme_owner,
+            )
+
+        pending = ApprovalRequest.objects.filter(
+            organization=operator, kind=ApprovalRequest.Kind.ROLE_GRANT
+        )
+        if not pending.exists():
+            services.membership_role_change(
+                membership=Membership.objects.get(
+                    organization=operator, user__email="member@cloudexpress.test"
+                ),
+                role=roles["admin"],
+                actor=owner,
+                reason="covering for the security admin on leave",
+            )
