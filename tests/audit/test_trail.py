@@ -195,6 +195,13 @@ def test_raw_sql_through_the_service_records_what_it_deleted() -> None:
 @override_settings(TRUSTED_PROXY_COUNT=1)
 def test_admin_change_is_audited_with_the_trusted_address() -> None:
     admin = factories.UserFactory(is_staff=True, is_superuser=True)
+    # Admin permissions come from the authorization service: an Owner of
+    # the operator organization, not the superuser flag.
+    factories.MembershipFactory(
+        user=admin,
+        organization=factories.OrganizationFactory(is_operator=True),
+        role=factories.builtin_role("owner"),
+    )
     client = Client()
     client.force_login(admin)
     permission = AuthPermission.objects.filter(
