@@ -226,3 +226,10 @@ class CompletionSerializer(serializers.Serializer):
     overdue_campaigns = serializers.IntegerField()
     last_started_at = serializers.DateTimeField(allow_null=True)
     last_completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class TerminatedUserSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    email = serializers.EmailField()
+    terminated_at = serializers.DateTimeField()
+    terminated_reason = serializers.CharField()

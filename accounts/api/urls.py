@@ -33,6 +33,11 @@ urlpatterns = [
         views.InvitationRevokeView.as_view(),
         name="api-org-invitation-revoke",
     ),
+    path(
+        "users/<uuid:public_id>/terminate",
+        views.UserTerminateView.as_view(),
+        name="api-user-terminate",
+    ),
     path("invitations/accept", views.InvitationAcceptView.as_view(), name="api-invitation-accept"),
     path("orgs/<slug:slug>/approvals", views.ApprovalListView.as_view(), name="api-org-approvals"),
     path(

@@ -417,3 +417,26 @@ class ReviewItemDecideView(CampaignDetailView):
         )
         item = selectors.campaign_items(item.campaign).get(pk=item.pk)
         return Response(s.ReviewItemSerializer(item).data)
+
+
+class UserTerminateView(APIView):
+    """Offboard a person everywhere: an operator act (``members.manage`` in
+    the operator organization)."""
+
+    permission_classes = [IsAuthenticated, HasPermission("members.manage")]
+
+    @extend_schema(
+        request=s.ReasonSerializer,
+        responses=s.TerminatedUserSerializer,
+        operation_id="users_terminate",
+    )
+    def post(self, request: Request, public_id: Any) -> Response:
+        data = s.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = User.objects.filter(public_id=public_id).first()
+        if user is None:
+            raise Http404("No such user.")
+        user = services.user_terminate(
+            user=user, by=_user(request), reason=data.validated_data["reason"]
+        )
+        return Response(s.TerminatedUserSerializer(user).data)
