@@ -73,6 +73,10 @@ def owner_guard(organization: Organization, leaving: Iterable[int]) -> None:
         )
 
 
+# TODO(access-expiry): an expired membership keeps status "active" (it grants
+# nothing: every check compares expires_at with now). A daily job should mark
+# it expired and record a security event, so lists and checks need not
+# compare dates themselves.
 def expiry_check(role: Role, expires_at: datetime | None) -> None:
     """An auditor's membership must end, within a year."""
     if role.kind != Role.Kind.AUDITOR:
