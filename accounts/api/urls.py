@@ -33,6 +33,12 @@ urlpatterns = [
         views.InvitationRevokeView.as_view(),
         name="api-org-invitation-revoke",
     ),
+    path("orgs/<slug:slug>/grants", views.GrantListView.as_view(), name="api-org-grants"),
+    path(
+        "orgs/<slug:slug>/grants/<uuid:public_id>",
+        views.GrantDetailView.as_view(),
+        name="api-org-grant",
+    ),
     path(
         "users/<uuid:public_id>/terminate",
         views.UserTerminateView.as_view(),
