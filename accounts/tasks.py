@@ -45,3 +45,15 @@ def access_review_start_task() -> dict[str, int]:
 def access_review_remind_task() -> int:
     with requestcontext.system_job("celery:access_review_remind"):
         return reviews.access_review_reminders_send()
+
+
+@shared_task(name="accounts.access_expire", soft_time_limit=300, time_limit=360, max_retries=2)
+def access_expire_task() -> dict[str, int]:
+    """Mark expired memberships and invitations; safe to run at any time."""
+    from accounts.services import invitations, memberships
+
+    with requestcontext.system_job("celery:access_expire"):
+        return {
+            "memberships": memberships.memberships_expire(),
+            "invitations": invitations.invitations_expire(),
+        }

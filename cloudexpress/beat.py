@@ -21,6 +21,10 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "accounts.access_review_start",
         "schedule": 24 * 3600.0,
     },
+    "access-expire": {
+        "task": "accounts.access_expire",
+        "schedule": 3600.0,
+    },
     "access-review-remind": {
         "task": "accounts.access_review_remind",
         "schedule": 24 * 3600.0,

@@ -10,6 +10,7 @@ from accounts.models import (
     ApprovalRequest,
     Invitation,
     Membership,
+    ObjectPermissionGrant,
     Organization,
 )
 from accounts.permissions import CATALOG
@@ -226,3 +227,38 @@ class CompletionSerializer(serializers.Serializer):
     overdue_campaigns = serializers.IntegerField()
     last_started_at = serializers.DateTimeField(allow_null=True)
     last_completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class TerminatedUserSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    email = serializers.EmailField()
+    terminated_at = serializers.DateTimeField()
+    terminated_reason = serializers.CharField()
+
+
+class GrantSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    permission = serializers.CharField(source="permission.code")
+    object_type = serializers.SerializerMethodField()
+    object_id = serializers.CharField()
+    member = serializers.UUIDField(source="membership.public_id", default=None)
+    role = serializers.UUIDField(source="role.public_id", default=None)
+    created_at = serializers.DateTimeField()
+
+    def get_object_type(self, grant: ObjectPermissionGrant) -> str:
+        return f"{grant.content_type.app_label}.{grant.content_type.model}"
+
+
+class GrantCreateSerializer(serializers.Serializer):
+    # A catalog code; checked by the service (a second enum of the same
+    # choices would give the schema two names for one set).
+    permission = serializers.CharField(max_length=80)
+    object_type = serializers.RegexField(r"^[a-z_]+\.[a-z_]+$", help_text="app_label.model")
+    object_id = serializers.CharField(max_length=64)
+    member = serializers.UUIDField(required=False, allow_null=True)
+    role = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict) -> dict:
+        if bool(attrs.get("member")) == bool(attrs.get("role")):
+            raise serializers.ValidationError("Name exactly one of member and role.")
+        return attrs

@@ -33,6 +33,17 @@ urlpatterns = [
         views.InvitationRevokeView.as_view(),
         name="api-org-invitation-revoke",
     ),
+    path("orgs/<slug:slug>/grants", views.GrantListView.as_view(), name="api-org-grants"),
+    path(
+        "orgs/<slug:slug>/grants/<uuid:public_id>",
+        views.GrantDetailView.as_view(),
+        name="api-org-grant",
+    ),
+    path(
+        "users/<uuid:public_id>/terminate",
+        views.UserTerminateView.as_view(),
+        name="api-user-terminate",
+    ),
     path("invitations/accept", views.InvitationAcceptView.as_view(), name="api-invitation-accept"),
     path("orgs/<slug:slug>/approvals", views.ApprovalListView.as_view(), name="api-org-approvals"),
     path(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,6 +25,7 @@ from accounts.models import (
     ApprovalRequest,
     Invitation,
     Membership,
+    ObjectPermissionGrant,
     Organization,
     Role,
     User,
@@ -417,3 +419,96 @@ class ReviewItemDecideView(CampaignDetailView):
         )
         item = selectors.campaign_items(item.campaign).get(pk=item.pk)
         return Response(s.ReviewItemSerializer(item).data)
+
+
+class UserTerminateView(APIView):
+    """Offboard a person everywhere: an operator act (``members.manage`` in
+    the operator organization)."""
+
+    permission_classes = [IsAuthenticated, HasPermission("members.manage")]
+
+    @extend_schema(
+        request=s.ReasonSerializer,
+        responses=s.TerminatedUserSerializer,
+        operation_id="users_terminate",
+    )
+    def post(self, request: Request, public_id: Any) -> Response:
+        data = s.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = User.objects.filter(public_id=public_id).first()
+        if user is None:
+            raise Http404("No such user.")
+        user = services.user_terminate(
+            user=user, by=_user(request), reason=data.validated_data["reason"]
+        )
+        return Response(s.TerminatedUserSerializer(user).data)
+
+
+class GrantListView(OrganizationAPIView):
+    """Resource-level grants: one permission on one object, to one member or
+    one role. Granting needs ``roles.manage`` and the permission itself on
+    that object."""
+
+    read_permission = "roles.manage"
+    write_permission = "roles.manage"
+
+    @extend_schema(responses=s.GrantSerializer(many=True), operation_id="orgs_grants_list")
+    def get(self, request: Request, slug: str) -> Response:
+        rows = ObjectPermissionGrant.objects.filter(
+            organization=self.get_organization()
+        ).select_related("permission", "content_type", "membership", "role")
+        return Response(s.GrantSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=s.GrantCreateSerializer,
+        responses={201: s.GrantSerializer},
+        operation_id="orgs_grants_create",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        data = s.GrantCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        organization = self.get_organization()
+        app_label, model = values["object_type"].split(".")
+        content_type = ContentType.objects.filter(app_label=app_label, model=model).first()
+        model_class = content_type.model_class() if content_type else None
+        target = (
+            model_class._default_manager.filter(pk=values["object_id"]).first()
+            if model_class is not None
+            else None
+        )
+        if target is None or getattr(target, "organization_id", None) != organization.pk:
+            raise ServiceError(
+                "No such object in this organization.", code="object_unknown", status_code=400
+            )
+        if values.get("member"):
+            grantee: Membership | Role | None = Membership.objects.filter(
+                organization=organization, public_id=values["member"]
+            ).first()
+            if grantee is None:
+                raise ServiceError("No such member here.", code="member_unknown")
+        else:
+            grantee = self.role(values["role"])
+        grant = services.object_permission_grant(
+            organization=organization,
+            code=values["permission"],
+            obj=target,
+            grantee=grantee,
+            granted_by=_user(request),
+        )
+        return Response(s.GrantSerializer(grant).data, status=201)
+
+
+class GrantDetailView(OrganizationAPIView):
+    read_permission = "roles.manage"
+    write_permission = "roles.manage"
+
+    @extend_schema(responses={204: None}, operation_id="orgs_grants_delete")
+    def delete(self, request: Request, slug: str, public_id: Any) -> Response:
+        grant = ObjectPermissionGrant.objects.filter(
+            organization=self.get_organization(), public_id=public_id
+        ).first()
+        if grant is None:
+            raise Http404("No such grant.")
+        services.object_permission_revoke(grant=grant, by=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

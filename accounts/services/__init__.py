@@ -19,6 +19,7 @@ from accounts.services.memberships import (
     membership_create,
     membership_role_apply,
     membership_role_change,
+    memberships_expire,
 )
 from accounts.services.reviews import (
     access_review_campaign_start,
@@ -60,6 +61,7 @@ __all__ = [
     "membership_remove",
     "membership_role_apply",
     "membership_role_change",
+    "memberships_expire",
     "object_permission_grant",
     "object_permission_revoke",
     "permission_catalog_sync",

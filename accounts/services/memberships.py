@@ -73,6 +73,42 @@ def owner_guard(organization: Organization, leaving: Iterable[int]) -> None:
         )
 
 
+def memberships_expire(*, now: datetime | None = None) -> int:
+    """Mark memberships past their expiry as expired, each with a security
+    event. Access already ended at expiry (every check compares the date);
+    this makes lists, reviews and compliance checks show it."""
+    from audit.services import security_event_record
+
+    now = now or timezone.now()
+    expired = 0
+    due = Membership.objects.filter(
+        status=Membership.Status.ACTIVE, expires_at__lte=now
+    ).select_related("role")
+    for membership in due:
+        with transaction.atomic():
+            changed = Membership.objects.filter(
+                pk=membership.pk, status=Membership.Status.ACTIVE
+            ).update(status=Membership.Status.EXPIRED, updated_at=now)
+            if not changed:
+                continue  # another run got there first
+            security_event_record(
+                event_type="role.revoked",
+                target_user=membership.user_id,
+                organization=membership.organization_id,
+                detail={
+                    "membership": str(membership.public_id),
+                    "role": membership.role.name,
+                    "reason": "expired",
+                    "expires_at": membership.expires_at.isoformat()
+                    if membership.expires_at
+                    else None,
+                },
+            )
+            expired += 1
+    logger.info("memberships.expired", extra={"count": expired})
+    return expired
+
+
 def expiry_check(role: Role, expires_at: datetime | None) -> None:
     """An auditor's membership must end, within a year."""
     if role.kind != Role.Kind.AUDITOR:

@@ -59,3 +59,26 @@ def test_auditor_reads_but_cannot_write() -> None:
         f"/api/orgs/{org.slug}/roles", {"name": "x", "permissions": []}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_expiry_job_marks_expired_memberships_once() -> None:
+    from accounts.models import Membership
+    from accounts.tasks import access_expire_task
+
+    org = organization()
+    member(org, "owner")
+    start = timezone.now()
+    auditor = member(org, "auditor", expires_at=start + timedelta(hours=1))
+    with time_machine.travel(start + timedelta(minutes=59), tick=False):
+        assert access_expire_task.apply().get() == {"memberships": 0, "invitations": 0}
+    with time_machine.travel(start + timedelta(hours=2), tick=False):
+        assert access_expire_task.apply().get()["memberships"] == 1
+        assert access_expire_task.apply().get()["memberships"] == 0
+    auditor.refresh_from_db()
+    assert auditor.status == Membership.Status.EXPIRED
+    assert (
+        SecurityEvent.objects.filter(
+            event_type="role.revoked", target_user=auditor.user, detail__reason="expired"
+        ).count()
+        == 1
+    )
