@@ -8,4 +8,8 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.heartbeat",
         "schedule": 60.0,
     },
+    "governance-reminders": {
+        "task": "compliance.governance_reminders",
+        "schedule": 3600.0,
+    },
 }
