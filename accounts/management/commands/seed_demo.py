@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -59,6 +60,7 @@ class Command(BaseCommand):
                 services.membership_create(
                     user=user, organization=organizations[slug], role=roles[role_kind]
                 )
+        call_command("seed_governance", stdout=self.stdout)
         self.stdout.write(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for email, _name, slug, role_kind, _staff in USERS:
             self.stdout.write(f"  {email:32} {role_kind:8} {slug}")
