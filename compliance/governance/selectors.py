@@ -59,7 +59,12 @@ def active_members() -> list[Membership]:
 
 def policy_list() -> QuerySet[Policy]:
     return (
-        Policy.objects.select_related("owner", "current_version", "last_reviewed_by")
+        Policy.objects.select_related(
+            "owner",
+            "current_version__author",
+            "current_version__approver",
+            "last_reviewed_by",
+        )
         .annotate(acknowledgement_count=Count("current_version__acknowledgements"))
         .order_by("title")
     )
