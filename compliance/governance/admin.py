@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from compliance import models
+from compliance.governance import services
 
 
 class PolicyVersionInline(admin.TabularInline):
@@ -97,6 +98,15 @@ class VendorComplianceReportAdmin(admin.ModelAdmin):
     list_select_related = ("vendor",)
     readonly_fields = ("sha256",)
 
+    def save_model(
+        self, request: object, obj: models.VendorComplianceReport, form: object, change: bool
+    ) -> None:
+        # A report uploaded here gets the same digest as one attached through
+        # the service, so an auditor can verify either copy.
+        if obj.file and "file" in getattr(form, "changed_data", ()):
+            obj.sha256 = services.file_sha256(obj.file)
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(models.VendorIncident)
 class VendorIncidentAdmin(admin.ModelAdmin):
@@ -117,6 +127,13 @@ class VendorAgreementAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     list_select_related = ("vendor",)
     inlines = [VendorContractReviewInline]
+
+
+@admin.register(models.VendorContractReview)
+class VendorContractReviewAdmin(admin.ModelAdmin):
+    list_display = ("agreement", "reviewed_at", "reviewer", "outcome")
+    list_select_related = ("agreement__vendor", "reviewer")
+    raw_id_fields = ("agreement", "reviewer")
 
 
 @admin.register(models.DataDisclosure)

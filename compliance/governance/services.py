@@ -6,7 +6,7 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -207,11 +207,20 @@ def vendor_assessment_record(
     return assessment
 
 
+def file_sha256(file: File) -> str:
+    """Return the SHA-256 of an uploaded or stored file, leaving it rewound."""
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
+
+
 def vendor_report_attach(
     *,
     vendor: Vendor,
     kind: str,
-    file: UploadedFile,
+    file: File,
     issued_on: datetime,
     expires_on: datetime,
     assessment: VendorAssessment | None = None,
@@ -220,16 +229,12 @@ def vendor_report_attach(
     an auditor sees can be shown unchanged."""
     if expires_on <= issued_on:
         raise ServiceError("A report must expire after it was issued.", code="invalid_expiry")
-    digest = hashlib.sha256()
-    for chunk in file.chunks():
-        digest.update(chunk)
-    file.seek(0)
     report = VendorComplianceReport.objects.create(
         vendor=vendor,
         assessment=assessment,
         kind=kind,
         file=file,
-        sha256=digest.hexdigest(),
+        sha256=file_sha256(file),
         issued_on=issued_on,
         expires_on=expires_on,
     )
