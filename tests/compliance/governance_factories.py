@@ -10,7 +10,25 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization
 from compliance import models
-from tests.factories import MembershipFactory, UserFactory, builtin_role
+from tests.factories import MembershipFactory, builtin_role
+from tests.factories import UserFactory as HashingUserFactory
+
+
+class UserFactory(HashingUserFactory):
+    """A user with no usable password: these tests sign in with
+    force_login, and hashing hundreds of Argon2 passwords would dominate
+    their run time."""
+
+    password = factory.PostGenerationMethodCall("set_unusable_password")
+
+    # Overriding ``password`` moves it after the parent's save hook; save
+    # once more so the stored row holds the password the session hashes.
+    @factory.post_generation
+    def _save_after_password(
+        obj: object, create: bool, extracted: object, **kwargs: object
+    ) -> None:
+        if create:
+            obj.save()  # type: ignore[attr-defined]
 
 
 def operator() -> Organization:

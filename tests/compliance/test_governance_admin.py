@@ -16,7 +16,7 @@ from audit.models import AuditLogEntry
 from compliance import models
 from compliance.governance.registration import register_models
 from tests.compliance import governance_factories as gf
-from tests.factories import UserFactory
+from tests.compliance.governance_factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

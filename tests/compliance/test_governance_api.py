@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 
 from compliance import models
 from tests.compliance import governance_factories as gf
-from tests.factories import MembershipFactory, UserFactory
+from tests.compliance.governance_factories import UserFactory
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def test_lists_need_the_view_permission(name: str) -> None:
     url = f"{BASE}/{name}"
     assert APIClient().get(url).json()["code"] == "not_authenticated"
 
-    tenant_admin = MembershipFactory(role=gf.builtin_role("admin")).user
+    tenant_admin = MembershipFactory(role=gf.builtin_role("admin"), user=UserFactory()).user
     refused = client_for(tenant_admin).get(url)
     assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
 

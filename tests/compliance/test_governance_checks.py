@@ -12,7 +12,7 @@ from accounts.models import Membership
 from compliance import models
 from compliance.governance import checks
 from tests.compliance import governance_factories as gf
-from tests.factories import UserFactory
+from tests.compliance.governance_factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,7 @@ def test_acknowledgement_check_ignores_suspended_and_other_tenants_members() -> 
     suspended.save()
     from tests.factories import MembershipFactory
 
-    MembershipFactory()  # a customer tenant's member
+    MembershipFactory(user=UserFactory())  # a customer tenant's member
 
     # Nobody in the operator's workforce is active: nothing to acknowledge.
     assert checks.policies_acknowledged_by_active_members().status == "not_applicable"

@@ -14,7 +14,7 @@ from compliance import models
 from compliance.governance import services
 from compliance.governance.tasks import governance_reminders_task
 from tests.compliance import governance_factories as gf
-from tests.factories import UserFactory
+from tests.compliance.governance_factories import UserFactory
 
 START = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 

@@ -13,7 +13,7 @@ from cloudexpress.api.exceptions import Conflict, ServiceError
 from compliance import models
 from compliance.governance import selectors, services
 from tests.compliance import governance_factories as gf
-from tests.factories import UserFactory
+from tests.compliance.governance_factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,8 @@ from django.utils import timezone
 from compliance import models
 from compliance.governance.views import REGISTERS
 from tests.compliance import governance_factories as gf
-from tests.factories import MembershipFactory, UserFactory
+from tests.compliance.governance_factories import UserFactory
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +132,7 @@ def test_pages_need_sign_in_and_the_operators_view_permission(client: Client) ->
     assert response.status_code == 302 and "/accounts/" in response["Location"]
 
     # A customer tenant's admin holds controls.view in their own tenant only.
-    client.force_login(MembershipFactory(role=gf.builtin_role("admin")).user)
+    client.force_login(MembershipFactory(role=gf.builtin_role("admin"), user=UserFactory()).user)
     assert client.get("/governance/risks/").status_code == 403
 
     client.force_login(gf.member().user)
