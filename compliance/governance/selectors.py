@@ -404,8 +404,12 @@ def reminders_due(*, until: date) -> list[DueItem]:
             )
         )
 
+    # Nobody reminds a leaver: terminated or deactivated people are skipped.
     for assignment in TrainingAssignment.objects.filter(
-        completed_at=None, due_at__date__lte=until
+        completed_at=None,
+        due_at__date__lte=until,
+        user__is_active=True,
+        user__terminated_at=None,
     ).select_related("module", "user"):
         items.append(
             DueItem(

@@ -12,16 +12,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
+from rest_framework.exceptions import APIException
 
+from accounts.models import User
 from compliance import models
-from compliance.governance import checks, selectors
+from compliance.governance import checks, selectors, services
 from compliance.governance.permissions import VIEW, user_may
 
 Cell = dict[str, Any]
@@ -684,5 +688,44 @@ def register_detail(request: HttpRequest, register: str, public_id: Any) -> Http
         obj = spec.get(public_id)
     except ObjectDoesNotExist:
         raise Http404("No such entry.") from None
-    context = {"register": spec, "object": obj, "title": str(obj), **spec.detail(obj)}
+    context = {
+        "register": spec,
+        "object": obj,
+        "title": str(obj),
+        "actions": _actions(request, spec, obj),
+        **spec.detail(obj),
+    }
     return render(request, "governance/register_detail.html", context)
+
+
+def _actions(request: HttpRequest, spec: Register, obj: Any) -> list[dict[str, str]]:
+    """The buttons a detail page offers the signed-in person."""
+    if spec.slug != "policies" or obj.current_version_id is None:
+        return []
+    acknowledged = models.PolicyAcknowledgement.objects.filter(
+        version_id=obj.current_version_id, user_id=request.user.pk
+    ).exists()
+    if acknowledged:
+        return []
+    return [
+        {
+            "url": reverse("governance-policy-acknowledge", args=[obj.public_id]),
+            "label": f"I have read and acknowledge version {obj.current_version.number}",
+        }
+    ]
+
+
+@login_required
+@require_POST
+def policy_acknowledge(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """Acknowledge the current version of a policy as the signed-in member."""
+    _require_view(request)
+    policy = get_object_or_404(models.Policy, public_id=public_id)
+    assert isinstance(request.user, User)
+    try:
+        services.policy_acknowledge(policy=policy, user=request.user)
+    except APIException as refusal:
+        messages.error(request, str(refusal.detail))
+    else:
+        messages.success(request, f"You acknowledged the {policy.title}.")
+    return redirect("governance-detail", "policies", policy.public_id)

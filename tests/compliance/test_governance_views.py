@@ -143,3 +143,33 @@ def test_unknown_register_and_entry_answer_404(viewer_client: Client) -> None:
     assert viewer_client.get("/governance/nothing/").status_code == 404
     missing = "00000000-0000-0000-0000-000000000000"
     assert viewer_client.get(f"/governance/risks/{missing}/").status_code == 404
+
+
+def test_member_acknowledges_a_policy_from_its_page(client: Client) -> None:
+    policy = gf.policy_with_version()
+    person = gf.member()
+    client.force_login(person.user)
+    url = f"/governance/policies/{policy.public_id}/"
+    action = f"/governance/policies/{policy.public_id}/acknowledge/"
+
+    assert action in client.get(url).content.decode()
+    assert client.get(action).status_code == 405
+    response = client.post(action, follow=True)
+    assert response.status_code == 200
+    assert "You acknowledged the" in response.content.decode()
+    assert action not in response.content.decode()
+    assert (
+        models.PolicyAcknowledgement.objects.filter(
+            user=person.user, version=policy.current_version
+        ).count()
+        == 1
+    )
+
+
+def test_overview_page_runs_constant_queries(viewer_client: Client) -> None:
+    _add_rows(0)
+    _count(viewer_client, "/governance/")
+    before = _count(viewer_client, "/governance/")
+    for index in range(1, 4):
+        _add_rows(index)
+    assert _count(viewer_client, "/governance/") == before
