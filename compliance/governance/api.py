@@ -1,8 +1,9 @@
 """JSON API of the governance registers, under /api/compliance/.
 
-Reads need ``controls.view``, changes ``controls.manage`` (or staff); a
-member acknowledges policies and records their own training with no more
-than being signed in. Objects are addressed by their public UUID.
+Reads need ``controls.view`` in the operator organization, changes
+``controls.manage`` (or staff); a member of the operator organization
+acknowledges policies and records training for themselves. Objects are
+addressed by their public UUID.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -439,7 +439,8 @@ class PolicyDetailView(RegisterDetail):
 class PolicyAcknowledgeView(APIView):
     """Acknowledge the current version of a policy as the caller."""
 
-    permission_classes = [IsAuthenticated]
+    # Any member of the operator's workforce, for themselves.
+    permission_classes = [CanViewGovernance]
 
     @extend_schema(request=None, responses={201: AcknowledgementSerializer})
     def post(self, request: Request, public_id: str) -> Response:
@@ -477,7 +478,8 @@ class TrainingModuleListView(RegisterList):
 class TrainingCompleteView(APIView):
     """Record that the caller completed a training module."""
 
-    permission_classes = [IsAuthenticated]
+    # Any member of the operator's workforce, for themselves.
+    permission_classes = [CanViewGovernance]
 
     @extend_schema(
         request=TrainingCompletionSerializer, responses={201: TrainingCompletionSerializer}

@@ -267,3 +267,13 @@ def test_vendor_detail_lists_reports_and_disclosures() -> None:
     body = client_for(gf.member().user).get(f"{BASE}/vendors/{vendor.public_id}").json()
     assert body["vendor"]["name"] == vendor.name
     assert body["disclosures"][0]["consent_reference"] == "c-1"
+
+
+def test_customer_tenant_member_cannot_acknowledge_operator_policies() -> None:
+    policy = gf.policy_with_version()
+    url = f"{BASE}/policies/{policy.public_id}/acknowledge"
+    assert client_for(gf.member().user).post(url).status_code == 201
+
+    outsider = MembershipFactory(user=UserFactory()).user
+    refused = client_for(outsider).post(url)
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"

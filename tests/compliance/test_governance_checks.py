@@ -391,3 +391,8 @@ def test_every_check_is_listed_for_registration() -> None:
     }
     assert names == public
     assert len(names) == 11
+
+
+def test_every_check_names_its_criteria() -> None:
+    assert set(checks.CHECK_CRITERIA) == {fn.__name__ for fn in checks.ALL_CHECKS}
+    assert all(checks.CHECK_CRITERIA.values())
