@@ -11,6 +11,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -21,6 +22,13 @@ USER = settings.AUTH_USER_MODEL
 # A year, for "within 12 months": 365 days keeps the arithmetic plain and is
 # what auditors sample against (a leap year shortens the window by one day).
 YEAR_DAYS = 365
+
+
+def _refuse_self_approval(author_id: int | None, approver_id: int | None, what: str) -> None:
+    """Form-level twin of the database constraint, so admin shows the error
+    beside the field instead of failing the request."""
+    if approver_id is not None and approver_id == author_id:
+        raise ValidationError({"approver": f"The author of a {what} cannot approve it."})
 
 
 def _public_id() -> models.UUIDField:
@@ -105,6 +113,10 @@ class PolicyVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy_id} v{self.number}"
+
+    def clean(self) -> None:
+        super().clean()
+        _refuse_self_approval(self.author_id, self.approver_id, "policy version")
 
 
 class PolicyAcknowledgement(models.Model):
@@ -492,6 +504,10 @@ class ChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        super().clean()
+        _refuse_self_approval(self.author_id, self.approver_id, "change")
 
 
 class Deployment(models.Model):

@@ -91,3 +91,27 @@ def test_register_changes_reach_the_audit_trail() -> None:
 
     assert entries(risk) == 2
     assert entries(change) == 2
+
+
+def test_admin_refuses_self_approval_beside_the_field(admin_client: Client) -> None:
+    author = UserFactory()
+    url = reverse("admin:compliance_changerequest_add")
+    form = {
+        "title": "Tweak",
+        "risk": "low",
+        "commits": "[]",
+        "author": author.pk,
+        "status": "approved",
+        "created_at_0": "2026-01-01",
+        "created_at_1": "10:00:00",
+        "deployments-TOTAL_FORMS": "0",
+        "deployments-INITIAL_FORMS": "0",
+    }
+    refused = admin_client.post(url, {**form, "approver": author.pk})
+    assert refused.status_code == 200
+    assert "The author of a change cannot approve it." in refused.content.decode()
+    assert not models.ChangeRequest.objects.exists()
+
+    accepted = admin_client.post(url, {**form, "approver": UserFactory().pk})
+    assert accepted.status_code == 302
+    assert models.ChangeRequest.objects.count() == 1
