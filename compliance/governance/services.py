@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.files import File
 from django.core.mail import send_mail
@@ -221,8 +221,8 @@ def vendor_report_attach(
     vendor: Vendor,
     kind: str,
     file: File,
-    issued_on: datetime,
-    expires_on: datetime,
+    issued_on: date,
+    expires_on: date,
     assessment: VendorAssessment | None = None,
 ) -> VendorComplianceReport:
     """Attach a vendor's compliance report, keeping its SHA-256 so the copy

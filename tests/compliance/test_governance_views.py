@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -103,7 +105,10 @@ def test_register_detail_runs_constant_queries(viewer_client: Client, slug: str)
     assert _count(viewer_client, url) == before
 
 
-def test_seeded_pages_show_every_register_with_its_gaps(viewer_client: Client) -> None:
+def test_seeded_pages_show_every_register_with_its_gaps(
+    viewer_client: Client, settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path  # the seeded vendor reports land here
     call_command("seed_demo", stdout=io.StringIO())
     call_command("seed_governance", stdout=io.StringIO())
 
@@ -118,6 +123,7 @@ def test_seeded_pages_show_every_register_with_its_gaps(viewer_client: Client) -
         for link in links:
             assert viewer_client.get(link).status_code == 200, link
         assert register.title in page
+    assert len(list((tmp_path / "governance" / "vendor-reports").iterdir())) == 3
 
 
 def test_pages_hold_no_inline_script_or_style(viewer_client: Client) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -252,10 +253,16 @@ class Command(BaseCommand):
                     renewal_on=today + timedelta(days=dpa),
                 )
             if report is not None:
-                models.VendorComplianceReport.objects.create(
+                # A small stand-in file, so the page shows a real digest.
+                letter = ContentFile(
+                    f"SOC 2 Type II bridge letter for {name} (demo data).\n".encode(),
+                    name=f"{vendor.public_id}-soc2.txt",
+                )
+                services.vendor_report_attach(
                     vendor=vendor,
                     assessment=assessment,
                     kind="soc2_type2",
+                    file=letter,
                     issued_on=today + timedelta(days=report - 365),
                     expires_on=today + timedelta(days=report),
                 )
