@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import SecurityEvent
+from audit.services import security_event_record
 from cloudexpress.api.exceptions import Conflict, ServiceError
 from compliance.governance import selectors
 from compliance.models import (
@@ -57,20 +59,39 @@ def policy_version_draft(
     return version
 
 
-@transaction.atomic
+def _refuse_self_approval(*, what: str, public_id: object, approver: User) -> None:
+    """Refuse, and record the attempt: an auditor samples separation of
+    duties from the security events, not from the logs."""
+    security_event_record(
+        event_type=SecurityEvent.Type.PERMISSION_DENIED,
+        actor=approver,
+        detail={"reason": "self_approval", "object": what, "id": str(public_id)},
+    )
+    raise ServiceError(
+        f"The author of a {what.replace('_', ' ')} cannot approve it.",
+        code="self_approval_forbidden",
+        status_code=403,
+    )
+
+
 def policy_version_approve(*, version: PolicyVersion, approver: User) -> PolicyVersion:
     """Approve a version and make it the policy's current one.
 
     Approval is also a review of the policy, so it restarts the review
     period.
     """
-    version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
+    # Refused before the transaction opens, so that the refusal's security
+    # event is committed rather than rolled back with the approval.
     if version.author_id == approver.pk:
-        raise ServiceError(
-            "The author of a policy version cannot approve it.",
-            code="self_approval_forbidden",
-            status_code=403,
+        _refuse_self_approval(
+            what="policy_version", public_id=version.public_id, approver=approver
         )
+    return _policy_version_approve(version=version, approver=approver)
+
+
+@transaction.atomic
+def _policy_version_approve(*, version: PolicyVersion, approver: User) -> PolicyVersion:
+    version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
     if version.approved_at is not None:
         raise Conflict("This policy version is already approved.", code="already_approved")
 
@@ -84,6 +105,11 @@ def policy_version_approve(*, version: PolicyVersion, approver: User) -> PolicyV
     policy.last_reviewed_at = now
     policy.last_reviewed_by = approver
     policy.save(update_fields=["current_version", "last_reviewed_at", "last_reviewed_by"])
+    security_event_record(
+        event_type=SecurityEvent.Type.APPROVAL_GRANTED,
+        actor=approver,
+        detail={"object": "policy_version", "id": str(version.public_id)},
+    )
     logger.info("governance.policy_version_approved", extra={"policy_version_id": version.pk})
     return version
 
@@ -245,16 +271,17 @@ def vendor_report_attach(
 # --- Change management -------------------------------------------------------
 
 
-@transaction.atomic
 def change_request_approve(*, change: ChangeRequest, approver: User) -> ChangeRequest:
     """Approve a change. The author never approves their own change."""
-    change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    # As for policies: refuse before the transaction, keep the event.
     if change.author_id == approver.pk:
-        raise ServiceError(
-            "The author of a change cannot approve it.",
-            code="self_approval_forbidden",
-            status_code=403,
-        )
+        _refuse_self_approval(what="change", public_id=change.public_id, approver=approver)
+    return _change_request_approve(change=change, approver=approver)
+
+
+@transaction.atomic
+def _change_request_approve(*, change: ChangeRequest, approver: User) -> ChangeRequest:
+    change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
     if change.status != ChangeRequest.Status.SUBMITTED:
         raise Conflict(
             f"Only a submitted change can be approved; this one is {change.status}.",
@@ -264,6 +291,11 @@ def change_request_approve(*, change: ChangeRequest, approver: User) -> ChangeRe
     change.approved_at = timezone.now()
     change.status = ChangeRequest.Status.APPROVED
     change.save(update_fields=["approver", "approved_at", "status"])
+    security_event_record(
+        event_type=SecurityEvent.Type.APPROVAL_GRANTED,
+        actor=approver,
+        detail={"object": "change", "id": str(change.public_id)},
+    )
     logger.info("governance.change_approved", extra={"change_id": change.pk})
     return change
 

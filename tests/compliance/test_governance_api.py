@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audit.models import SecurityEvent
 from compliance import models
 from tests.compliance import governance_factories as gf
 from tests.compliance.governance_factories import UserFactory
@@ -188,6 +189,10 @@ def test_policy_version_self_approval_is_refused(manager: models.Membership) -> 
     assert client.post(f"{BASE}/policy-versions/{theirs.public_id}/approve").status_code == 200
     refused = client.post(f"{BASE}/policy-versions/{own.public_id}/approve")
     assert refused.status_code == 403 and refused.json()["code"] == "self_approval_forbidden"
+    # The refusal's security event was committed, not rolled back.
+    assert SecurityEvent.objects.filter(
+        event_type=SecurityEvent.Type.PERMISSION_DENIED, detail__id=str(own.public_id)
+    ).exists()
 
 
 def test_pipeline_records_a_deployment_once(

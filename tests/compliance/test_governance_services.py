@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.models import SecurityEvent
 from cloudexpress.api.exceptions import Conflict, ServiceError
 from compliance import models
 from compliance.governance import selectors, services
@@ -87,6 +88,19 @@ def test_change_author_cannot_approve_own_change() -> None:
     change.refresh_from_db()
     assert change.status == models.ChangeRequest.Status.SUBMITTED
     assert change.approver is None
+
+    # The attempt is on the security record, approvals are too.
+    denied = SecurityEvent.objects.get(event_type=SecurityEvent.Type.PERMISSION_DENIED)
+    assert denied.actor_id == change.author_id
+    assert denied.detail == {
+        "reason": "self_approval",
+        "object": "change",
+        "id": str(change.public_id),
+    }
+    services.change_request_approve(change=change, approver=UserFactory())
+    assert SecurityEvent.objects.filter(
+        event_type=SecurityEvent.Type.APPROVAL_GRANTED, detail__id=str(change.public_id)
+    ).exists()
 
 
 def test_deployment_is_recorded_once_per_pipeline_run() -> None:
