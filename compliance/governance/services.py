@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
 from datetime import date, datetime, timedelta
 
 from django.core.files import File
@@ -20,6 +21,7 @@ from compliance.models import (
     AuditFinding,
     ChangeRequest,
     Deployment,
+    JobRun,
     Policy,
     PolicyAcknowledgement,
     PolicyVersion,
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 # Reminders go out this many days before a due date, and once more never:
 # an overdue item already reminded for that due date is not mailed again.
 REMINDER_LEAD_DAYS = 14
+REMINDER_JOB = "governance_reminders"
 
 
 # --- Policies ----------------------------------------------------------------
@@ -423,3 +426,26 @@ def governance_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
 
     logger.info("governance.reminders_sent", extra=counts)
     return counts
+
+
+def governance_reminders_run() -> JobRun:
+    """The beat job: assign due training, send reminders, and stamp the run
+    so the operations page and the engine's job-window checks see it."""
+    run = JobRun.objects.create(
+        job=REMINDER_JOB, status=JobRun.Status.RUNNING, worker=socket.gethostname()
+    )
+    try:
+        assigned = training_assignments_sync()
+        counts = governance_reminders_send()
+    except Exception as exc:
+        run.status = JobRun.Status.FAILED
+        run.error = type(exc).__name__
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        logger.exception("governance.reminders_failed", extra={"job_run_id": run.pk})
+        raise
+    run.status = JobRun.Status.DONE
+    run.counts = {**counts, "training_assigned": assigned}
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "counts", "finished_at"])
+    return run

@@ -18,5 +18,4 @@ from compliance.governance import services
 def governance_reminders_task() -> dict[str, int]:
     """Assign due training, then mail every due-date reminder once."""
     with requestcontext.system_job("celery:governance_reminders"):
-        services.training_assignments_sync()
-        return services.governance_reminders_send()
+        return services.governance_reminders_run().counts

@@ -133,8 +133,11 @@ def test_a_failed_mail_is_retried_on_the_next_run(monkeypatch: pytest.MonkeyPatc
 
         monkeypatch.setattr(module, "send_mail", refuse)
         with pytest.raises(ConnectionError):
-            services.governance_reminders_send()
+            services.governance_reminders_run()
         assert models.Reminder.objects.count() == 0
+        failed = models.JobRun.objects.get(job="governance_reminders")
+        assert failed.status == models.JobRun.Status.FAILED
+        assert failed.error == "ConnectionError"
 
         monkeypatch.undo()
         services.governance_reminders_send()
@@ -149,7 +152,11 @@ def test_the_beat_task_assigns_training_and_sends_reminders() -> None:
         counts = governance_reminders_task.apply().get()
         again = governance_reminders_task.apply().get()
     assert counts["sent"] == 1 and again["sent"] == 0
+    assert counts["training_assigned"] == 1 and again["training_assigned"] == 0
     assert mail.outbox[0].to == ["new@example.test"]
+    runs = models.JobRun.objects.filter(job="governance_reminders")
+    assert runs.count() == 2
+    assert {run.status for run in runs} == {models.JobRun.Status.DONE}
 
 
 @pytest.mark.django_db(transaction=True)
