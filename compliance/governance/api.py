@@ -24,6 +24,7 @@ from accounts.models import User
 from compliance import models
 from compliance.governance import selectors, services
 from compliance.governance.permissions import CanManageGovernance, CanViewGovernance
+from compliance.models.governance import RiskRating
 
 
 class Pagination(LimitOffsetPagination):
@@ -247,6 +248,45 @@ class RiskSerializer(PublicModelSerializer):
             "review_due_at",
             "status",
         ]
+
+
+CONTROL_CODE = r"^[A-Z]{1,3}\d{1,2}(\.\d{1,2})?$"
+
+
+class RiskWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    likelihood = serializers.IntegerField(min_value=1, max_value=5)
+    impact = serializers.IntegerField(min_value=1, max_value=5)
+    owner = serializers.SlugRelatedField(slug_field="public_id", queryset=User.objects.all())
+    treatment = serializers.ChoiceField(
+        choices=models.Risk.Treatment.choices, required=False, allow_blank=True, default=""
+    )
+    treatment_plan = serializers.CharField(required=False, allow_blank=True, default="")
+    # TODO(controls-link): validate against the engine's controls once merged.
+    control_codes = serializers.ListField(
+        child=serializers.RegexField(CONTROL_CODE, max_length=10), required=False, default=list
+    )
+    review_period_days = serializers.IntegerField(min_value=1, max_value=730, default=90)
+
+
+class RiskReviewSerializer(serializers.Serializer):
+    likelihood = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    impact = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    treatment = serializers.ChoiceField(
+        choices=models.Risk.Treatment.choices, required=False, allow_blank=True
+    )
+    treatment_plan = serializers.CharField(required=False, allow_blank=True)
+    control_codes = serializers.ListField(
+        child=serializers.RegexField(CONTROL_CODE, max_length=10), required=False
+    )
+
+
+class AssessmentWriteSerializer(serializers.Serializer):
+    questionnaire = serializers.DictField(help_text="Question id to the vendor's answer.")
+    risk_rating = serializers.ChoiceField(choices=RiskRating.choices)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class HeatmapSerializer(serializers.Serializer):
@@ -529,8 +569,69 @@ class DisclosureListView(RegisterList):
 class RiskListView(RegisterList):
     serializer_class = RiskSerializer
 
+    def get_permissions(self) -> list[Any]:
+        return [CanManageGovernance() if self.request.method == "POST" else CanViewGovernance()]
+
     def get_queryset(self) -> QuerySet[models.Risk]:
         return selectors.risk_list()
+
+    @extend_schema(request=RiskWriteSerializer, responses={201: RiskSerializer})
+    def post(self, request: Request) -> Response:
+        incoming = RiskWriteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        risk = services.risk_create(**incoming.validated_data)
+        return Response(RiskSerializer(risk).data, status=201)
+
+
+@extend_schema(tags=["governance"])
+class RiskReviewView(APIView):
+    """Record a review of a risk, with what the review changed."""
+
+    permission_classes = [CanManageGovernance]
+
+    @extend_schema(request=RiskReviewSerializer, responses={200: RiskSerializer})
+    def post(self, request: Request, public_id: str) -> Response:
+        risk = get_object_or_404(models.Risk.objects.select_related("owner"), public_id=public_id)
+        incoming = RiskReviewSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        risk = services.risk_review_record(
+            risk=risk, reviewer=request.user, **incoming.validated_data
+        )
+        return Response(RiskSerializer(risk).data)
+
+
+@extend_schema(tags=["governance"])
+class PolicyReviewView(APIView):
+    """Record that a policy was reviewed and stands unchanged."""
+
+    permission_classes = [CanManageGovernance]
+
+    @extend_schema(request=None, responses={200: PolicySerializer})
+    def post(self, request: Request, public_id: str) -> Response:
+        policy = get_object_or_404(models.Policy, public_id=public_id)
+        assert isinstance(request.user, User)
+        services.policy_review_record(policy=policy, reviewer=request.user)
+        policy = selectors.policy_list().get(pk=policy.pk)
+        return Response(PolicySerializer(policy).data)
+
+
+@extend_schema(tags=["governance"])
+class VendorAssessmentView(APIView):
+    """Record a due-diligence assessment of a vendor."""
+
+    permission_classes = [CanManageGovernance]
+
+    @extend_schema(request=AssessmentWriteSerializer, responses={201: VendorAssessmentSerializer})
+    def post(self, request: Request, public_id: str) -> Response:
+        vendor = get_object_or_404(models.Vendor, public_id=public_id)
+        incoming = AssessmentWriteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        assessment = services.vendor_assessment_record(
+            vendor=vendor, assessor=request.user, **incoming.validated_data
+        )
+        return Response(VendorAssessmentSerializer(assessment).data, status=201)
 
 
 @extend_schema(tags=["governance"])

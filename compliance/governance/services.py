@@ -6,6 +6,7 @@ import hashlib
 import logging
 import socket
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.core.files import File
 from django.core.mail import send_mail
@@ -26,6 +27,7 @@ from compliance.models import (
     PolicyAcknowledgement,
     PolicyVersion,
     Reminder,
+    Risk,
     TrainingAssignment,
     TrainingCompletion,
     TrainingModule,
@@ -269,6 +271,44 @@ def vendor_report_attach(
     )
     logger.info("governance.vendor_report_attached", extra={"report_id": report.pk})
     return report
+
+
+# --- Risks -------------------------------------------------------------------
+
+
+def risk_create(*, owner: User, title: str, likelihood: int, impact: int, **fields: Any) -> Risk:
+    """Register a risk; registering is its first review."""
+    risk = Risk(
+        owner=owner,
+        title=title,
+        likelihood=likelihood,
+        impact=impact,
+        last_reviewed_at=timezone.now(),
+        **fields,
+    )
+    risk.full_clean()
+    risk.save()
+    logger.info("governance.risk_created", extra={"risk_id": risk.pk, "score": risk.score})
+    return risk
+
+
+def risk_review_record(*, risk: Risk, reviewer: User, **changes: Any) -> Risk:
+    """Record a review of a risk, with whatever the review changed
+    (likelihood, impact, treatment, plan, linked controls)."""
+    allowed = {"likelihood", "impact", "treatment", "treatment_plan", "control_codes"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ServiceError(f"A review cannot change {sorted(unknown)}.", code="invalid")
+    for name, value in changes.items():
+        setattr(risk, name, value)
+    risk.last_reviewed_at = timezone.now()
+    risk.full_clean()
+    risk.save(update_fields=[*changes, "last_reviewed_at"])
+    logger.info(
+        "governance.risk_reviewed",
+        extra={"risk_id": risk.pk, "reviewer_id": reviewer.pk, "score": risk.score},
+    )
+    return risk
 
 
 # --- Change management -------------------------------------------------------

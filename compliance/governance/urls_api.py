@@ -34,6 +34,21 @@ urlpatterns = [
     path(f"{G}risks", api.RiskListView.as_view(), name="api-gov-risks"),
     path(f"{G}risks/heatmap", api.RiskHeatmapView.as_view(), name="api-gov-risk-heatmap"),
     path(f"{G}risks/<uuid:public_id>", api.RiskDetailView.as_view(), name="api-gov-risk"),
+    path(
+        f"{G}risks/<uuid:public_id>/review",
+        api.RiskReviewView.as_view(),
+        name="api-gov-risk-review",
+    ),
+    path(
+        f"{G}policies/<uuid:public_id>/review",
+        api.PolicyReviewView.as_view(),
+        name="api-gov-policy-review",
+    ),
+    path(
+        f"{G}vendors/<uuid:public_id>/assessments",
+        api.VendorAssessmentView.as_view(),
+        name="api-gov-vendor-assessments",
+    ),
     path(f"{G}changes", api.ChangeListView.as_view(), name="api-gov-changes"),
     path(f"{G}changes/<uuid:public_id>", api.ChangeDetailView.as_view(), name="api-gov-change"),
     path(

@@ -282,3 +282,84 @@ def test_customer_tenant_member_cannot_acknowledge_operator_policies() -> None:
     outsider = MembershipFactory(user=UserFactory()).user
     refused = client_for(outsider).post(url)
     assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+
+
+def test_manager_registers_and_reviews_a_risk(manager: models.Membership) -> None:
+    owner = UserFactory()
+    client = client_for(manager.user)
+    created = client.post(
+        f"{BASE}/risks",
+        {
+            "title": "Backups in one region",
+            "likelihood": 3,
+            "impact": 5,
+            "owner": str(owner.public_id),
+            "control_codes": ["A1.2", "CC9.1"],
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["score"] == 15 and body["is_high"] and body["treatment"] == ""
+    assert body["last_reviewed_at"] is not None
+
+    url = f"{BASE}/risks/{body['id']}/review"
+    reviewed = client.post(
+        url, {"treatment": "mitigate", "treatment_plan": "Copy to a second region."}, "json"
+    )
+    assert reviewed.status_code == 200 and reviewed.json()["treatment"] == "mitigate"
+    from compliance.governance import checks
+
+    assert checks.risks_high_treated_and_reviewed().status == "pass"
+
+
+def test_risk_input_is_validated_field_by_field(manager: models.Membership) -> None:
+    response = client_for(manager.user).post(
+        f"{BASE}/risks",
+        {
+            "title": "x",
+            "likelihood": 6,
+            "impact": 0,
+            "owner": str(UserFactory().public_id),
+            "control_codes": ["drop table"],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"likelihood", "impact", "control_codes"}
+
+
+def test_risk_writes_need_controls_manage() -> None:
+    member = gf.member(role="member").user
+    risk = gf.RiskFactory()
+    client = client_for(member)
+    assert client.get(f"{BASE}/risks").status_code == 200
+    payload = {"title": "x", "likelihood": 1, "impact": 1, "owner": str(member.public_id)}
+    assert client.post(f"{BASE}/risks", payload, format="json").status_code == 403
+    assert client.post(f"{BASE}/risks/{risk.public_id}/review", {}, "json").status_code == 403
+
+
+def test_policy_review_and_vendor_assessment_through_the_api(
+    manager: models.Membership,
+) -> None:
+    policy = gf.policy_with_version(reviewed_days_ago=400)
+    vendor = gf.VendorFactory(review_cadence_days=30)
+    from compliance.governance import checks
+
+    assert checks.policies_reviewed_within_12_months().status == "fail"
+    assert checks.vendors_assessed_within_cadence().status == "fail"
+
+    client = client_for(manager.user)
+    reviewed = client.post(f"{BASE}/policies/{policy.public_id}/review")
+    assert reviewed.status_code == 200
+    assessed = client.post(
+        f"{BASE}/vendors/{vendor.public_id}/assessments",
+        {"questionnaire": {"mfa_for_staff": "yes"}, "risk_rating": "high"},
+        format="json",
+    )
+    assert assessed.status_code == 201
+    assert assessed.json()["questionnaire"] == {"mfa_for_staff": "yes"}
+    vendor.refresh_from_db()
+    assert vendor.risk_rating == "high"
+    assert checks.policies_reviewed_within_12_months().status == "pass"
+    assert checks.vendors_assessed_within_cadence().status == "pass"
