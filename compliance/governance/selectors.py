@@ -479,7 +479,19 @@ def reminders_due(*, until: date) -> list[DueItem]:
         )
 
     items = [item for item in items if item.due_on <= until]
+    if not items:
+        return []
+
+    # Look up only the candidates' log rows, not years of sent reminders.
+    by_kind: dict[str, set[int]] = {}
+    for item in items:
+        by_kind.setdefault(item.kind, set()).add(item.object_id)
+    candidates = Q()
+    for kind, object_ids in by_kind.items():
+        candidates |= Q(kind=kind, object_id__in=object_ids)
     sent = set(
-        Reminder.objects.filter(due_on__lte=until).values_list("kind", "object_id", "due_on")
+        Reminder.objects.filter(candidates, due_on__lte=until).values_list(
+            "kind", "object_id", "due_on"
+        )
     )
     return [item for item in items if (item.kind, item.object_id, item.due_on) not in sent]
