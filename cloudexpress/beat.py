@@ -29,4 +29,8 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "accounts.access_review_remind",
         "schedule": 24 * 3600.0,
     },
+    "governance-reminders": {
+        "task": "compliance.governance_reminders",
+        "schedule": 3600.0,
+    },
 }

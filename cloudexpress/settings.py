@@ -348,6 +348,25 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Governance registers: several models share field names ("kind",
+    # "status") with different choices; name each set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        f"{model}{field.title()}Enum": f"compliance.models.governance.{model}.{field.title()}"
+        for model, field in (
+            ("Policy", "kind"),
+            ("TrainingModule", "kind"),
+            ("VendorComplianceReport", "kind"),
+            ("VendorAgreement", "kind"),
+            ("DisasterRecoveryTest", "kind"),
+            ("InternalAudit", "kind"),
+            ("Vendor", "status"),
+            ("Risk", "status"),
+            ("ChangeRequest", "status"),
+            ("InternalAudit", "status"),
+            ("Walkthrough", "status"),
+        )
+    }
+    | {"RiskRatingEnum": "compliance.models.governance.RiskRating"},
 }
 
 # --- Audit trail ----------------------------------------------------------

@@ -16,6 +16,7 @@ api_patterns = [
     path("me", api_views.MeView.as_view(), name="api-me"),
     path("compliance/", include("audit.api.urls")),
     path("", include("accounts.api.urls")),
+    path("compliance/", include("compliance.governance.urls_api")),
 ]
 
 urlpatterns = [
@@ -28,6 +29,7 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("orgs/", include("accounts.org_urls")),
     path("invitations/", include(org_urls.invitation_patterns)),
+    path("governance/", include("compliance.governance.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

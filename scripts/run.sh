@@ -10,6 +10,8 @@ HOST=${PORTAL_HOST:-127.0.0.1}
 PORT=${PORTAL_PORT:-8000}
 export DJANGO_SETTINGS_MODULE=cloudexpress.settings
 export PYTHONUNBUFFERED=1
+# Keep the terminal for the URL and the demo sign-ins; set LOG_LEVEL=INFO to see jobs.
+export LOG_LEVEL=${LOG_LEVEL:-WARNING}
 
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py seed_demo

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -73,6 +74,7 @@ class Command(BaseCommand):
                 )
             self._access_workflows(organizations, roles)
         self.stdout.write("Demo access: a review campaign, an invitation, an approval request.")
+        call_command("seed_governance", stdout=self.stdout)
         self.stdout.write(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for email, _name, slug, role_kind, _staff in USERS:
             self.stdout.write(f"  {email:32} {role_kind:8} {slug}")
