@@ -327,6 +327,10 @@ SPECTACULAR_SETTINGS = {
 # --- Audit trail ----------------------------------------------------------
 
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
+# auditlog's own migrations create its LogEntry table even when the model is
+# swapped out; without migrations the swapped model gets no table at all,
+# and nothing holds a foreign key to a table nobody writes.
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_CID_GETTER = "cloudexpress.requestcontext.current_request_id"
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_DISABLE_REMOTE_ADDR = False
