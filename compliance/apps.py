@@ -4,3 +4,24 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     name = "compliance"
     verbose_name = "Compliance"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from compliance.models import (
+            ActionItem,
+            Attestation,
+            Category,
+            Control,
+            Criterion,
+            Framework,
+        )
+
+        # The engine's own outputs (runs, results, scores) are not audited:
+        # they are written once and never edited. What people edit is.
+        auditlog.register(Framework)
+        auditlog.register(Category)
+        auditlog.register(Criterion)
+        auditlog.register(Control, m2m_fields={"criteria"})
+        auditlog.register(Attestation)
+        auditlog.register(ActionItem)
