@@ -47,3 +47,15 @@ def unlock_session(name: str) -> None:
         key = zlib.crc32(name.encode()) & 0x7FFFFFFF
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def database_size_bytes() -> int:
+    """The size of the current database on disk."""
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            cursor.execute("SELECT pg_database_size(current_database())")
+        else:
+            cursor.execute(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            )
+        return int(cursor.fetchone()[0])
