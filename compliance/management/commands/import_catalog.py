@@ -17,6 +17,11 @@ class Command(BaseCommand):
         "Importing the same file under the same version again changes nothing."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # --version names the catalog version here, not Django's version, so
+        # the later definition must win.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="a YAML catalog: name, then one entry per criterion id")
         parser.add_argument("--version", required=True, help="the version label, e.g. 2017-aicpa")
