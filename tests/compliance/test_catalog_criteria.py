@@ -157,7 +157,8 @@ def test_seed_covers_every_area_and_every_criterion() -> None:
         "authentication", "least privilege", "access reviews", "threat protection",
         "data transmission", "threat detection", "system monitoring", "incident",
         "change management", "capacity", "backup", "processing", "confidential",
-        "disposal", "privacy notice", "consent", "collection", "retention", "access and correction",
+        "disposal", "privacy notice", "consent", "collection", "retention",
+        "access and correction",
         "disclosure", "quality", "monitoring and enforcement",
     ):  # fmt: skip
         assert area in labels, area
