@@ -99,7 +99,7 @@ def readiness_for_window(start: date, end: date, *, now: datetime | None = None)
         if passed:
             passed_days[code].add(day_of_run[run_id])
 
-    criterion_rows = []
+    criterion_rows: list[dict[str, Any]] = []
     for code, title in criteria:
         ok = passed_days.get(code, set())
         failed_days = [d.isoformat() for d in days if d not in ok]

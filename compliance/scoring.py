@@ -47,7 +47,11 @@ FORMULA_SUMMARY = (
     "fail, error and not implemented count as 0."
 )
 
-_COVERAGE_RANK = {Coverage.NONE: 0, Coverage.ATTESTATION: 1, Coverage.AUTOMATIC: 2}
+_COVERAGE_RANK: dict[str, int] = {
+    Coverage.NONE: 0,
+    Coverage.ATTESTATION: 1,
+    Coverage.AUTOMATIC: 2,
+}
 
 
 @dataclass
@@ -162,7 +166,7 @@ def score_sheet(
     for code, category in criteria:
         mapped = [outcomes[c] for c in controls_by_criterion.get(code, []) if c in outcomes]
         applicable = [o for o in mapped if o.status != "not_applicable"]
-        coverage = max(
+        coverage: str = max(
             (o.coverage for o in mapped), key=_COVERAGE_RANK.__getitem__, default=Coverage.NONE
         )
         if mapped and not applicable:
@@ -197,8 +201,7 @@ def score_sheet(
             )
         )
 
-    applicable = [o.score for o in criterion_outcomes if o.score is not None]
-    overall = _mean(applicable)
+    overall = _mean([o.score for o in criterion_outcomes if o.score is not None])
     return ScoreSheet(
         outcomes,
         criterion_outcomes,

@@ -32,6 +32,7 @@ from compliance.checks.registry import (
 from compliance.policy import threshold
 
 PRIVILEGED_KINDS = (Role.Kind.OWNER, Role.Kind.ADMIN)
+ALLAUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
 
 
 def privileged_users_query(now: object) -> Q:
@@ -46,8 +47,9 @@ def privileged_users_query(now: object) -> Q:
 @check("cc-lockout", controls=["CX-ATH-01"], weight=2)
 def lockout(ctx: CheckContext) -> Outcome:
     """Accounts lock after the policy's number of failed sign-ins."""
-    if not apps.is_installed("axes"):
-        return not_implemented("django-axes is not installed: no account lockout")
+    # Lockout is enforced only where axes' backend authenticates first.
+    if not any(b.startswith("axes.backends.") for b in settings.AUTHENTICATION_BACKENDS):
+        return not_implemented("no django-axes authentication backend: no account lockout")
     limit = threshold("lockout_max_failures")
     failures = getattr(settings, "AXES_FAILURE_LIMIT", 3)
     parameters = getattr(settings, "AXES_LOCKOUT_PARAMETERS", None)
@@ -168,8 +170,8 @@ def password_age(ctx: CheckContext) -> Outcome:
 @check("cc-email-verification", controls=["CX-ACC-02"], weight=2)
 def email_verification(ctx: CheckContext) -> Outcome:
     """Sign-up requires a verified e-mail address."""
-    if not apps.is_installed("allauth.account"):
-        return not_implemented("self-service registration (django-allauth) is not installed")
+    if ALLAUTH_BACKEND not in settings.AUTHENTICATION_BACKENDS:
+        return not_implemented("self-service registration (django-allauth) is not wired")
     mode = getattr(settings, "ACCOUNT_EMAIL_VERIFICATION", "optional")
     return judged(
         mode == "mandatory",

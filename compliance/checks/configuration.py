@@ -25,8 +25,9 @@ EMBEDDED_REASON = (
 
 
 def _validators() -> dict[str, dict[str, Any]]:
-    found = {}
-    for entry in settings.AUTH_PASSWORD_VALIDATORS:
+    found: dict[str, dict[str, Any]] = {}
+    entries: list[dict[str, Any]] = list(getattr(settings, "AUTH_PASSWORD_VALIDATORS", []))
+    for entry in entries:
         found[entry["NAME"].rsplit(".", 1)[-1]] = entry.get("OPTIONS", {})
     return found
 

@@ -116,7 +116,7 @@ def attestations_intact(ctx: CheckContext) -> Outcome:
         digest = hashlib.sha256()
         try:
             with Attestation.file.field.storage.open(name, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                while block := handle.read(1 << 20):
                     digest.update(block)
         except (FileNotFoundError, OSError):
             failing.append(f"attestation {pk}: file missing")

@@ -95,7 +95,7 @@ def compliance_daily(ctx: CheckContext) -> Outcome:
         return not_implemented(f"no beat entry runs {job.task}")
     previous = (
         Run.objects.filter(status=Run.Status.DONE, scope=Run.Scope.FULL)
-        .exclude(pk=ctx.run_id)
+        .exclude(pk=ctx.run_id or 0)
         .order_by("-started_at")
         .values_list("pk", "started_at")
         .first()

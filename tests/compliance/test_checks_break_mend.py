@@ -97,20 +97,18 @@ def validators(min_length: int, *, full: bool = True) -> list[dict[str, Any]]:
 
 
 STRONG_KEY = secrets.token_urlsafe(64)
-ALLAUTH_MIDDLEWARE = [*django_settings.MIDDLEWARE, "allauth.account.middleware.AccountMiddleware"]
+AXES_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ALLAUTH_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 
 def production(**values: Any) -> Step:
     return settings_(PRODUCTION=True, **values)
-
-
-def with_apps(*names: str, **values: Any) -> Step:
-    def apply(env: SimpleNamespace) -> None:
-        for name, value in values.items():
-            setattr(env.settings, name, value)
-        env.settings.INSTALLED_APPS = [*django_settings.INSTALLED_APPS, *names]
-
-    return apply
 
 
 def database_sslmode(mode: str) -> Step:
@@ -597,10 +595,18 @@ BREAK_MEND: dict[str, Case] = {
     ),
     # authentication
     "cc-lockout": Case(
-        with_apps(
-            "axes", AXES_FAILURE_LIMIT=10, AXES_USERNAME_CALLABLE="x.y", AXES_COOLOFF_TIME=1
+        settings_(
+            AUTHENTICATION_BACKENDS=AXES_BACKENDS,
+            AXES_FAILURE_LIMIT=10,
+            AXES_USERNAME_CALLABLE="accounts.lockout.username",
+            AXES_COOLOFF_TIME=1,
         ),
-        with_apps("axes", AXES_FAILURE_LIMIT=5, AXES_USERNAME_CALLABLE="x.y", AXES_COOLOFF_TIME=1),
+        settings_(
+            AUTHENTICATION_BACKENDS=AXES_BACKENDS,
+            AXES_FAILURE_LIMIT=5,
+            AXES_USERNAME_CALLABLE="accounts.lockout.username",
+            AXES_COOLOFF_TIME=1,
+        ),
     ),
     "cc-jwt-lifetime": Case(
         setting(
@@ -611,17 +617,9 @@ BREAK_MEND: dict[str, Case] = {
         "(simplejwt's blacklist app cannot be installed for one test)",
     ),
     "cc-email-verification": Case(
-        with_apps(
-            "allauth",
-            "allauth.account",
-            ACCOUNT_EMAIL_VERIFICATION="optional",
-            MIDDLEWARE=ALLAUTH_MIDDLEWARE,
-        ),
-        with_apps(
-            "allauth",
-            "allauth.account",
-            ACCOUNT_EMAIL_VERIFICATION="mandatory",
-            MIDDLEWARE=ALLAUTH_MIDDLEWARE,
+        settings_(AUTHENTICATION_BACKENDS=ALLAUTH_BACKENDS, ACCOUNT_EMAIL_VERIFICATION="optional"),
+        settings_(
+            AUTHENTICATION_BACKENDS=ALLAUTH_BACKENDS, ACCOUNT_EMAIL_VERIFICATION="mandatory"
         ),
     ),
     "cc-mfa-privileged": pending("the MFA device model lands with the authentication work"),
