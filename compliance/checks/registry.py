@@ -11,6 +11,7 @@ which counts as failing.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import pkgutil
 import time
@@ -22,6 +23,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -201,6 +203,9 @@ def _validated(outcome: Any) -> Outcome:
     if outcome.status != ResultStatus.PASS and not outcome.reason.strip():
         raise ValueError("a result other than pass needs a reason")
     outcome.failing = [str(item) for item in outcome.failing[:MAX_FAILING_OBJECTS]]
+    # Evidence is stored as JSON: dates, decimals and UUIDs become text here,
+    # so one odd value cannot fail the whole run at insert.
+    outcome.evidence = json.loads(json.dumps(outcome.evidence, cls=DjangoJSONEncoder, default=str))
     return outcome
 
 

@@ -4,6 +4,7 @@ daily task, attestations, and queries that do not grow with the data."""
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -316,3 +317,14 @@ def test_queries_per_check_do_not_grow_with_the_rows() -> None:
     grow(20)
     large = _queries_per_check()
     assert small == large
+
+
+def test_evidence_with_dates_and_durations_is_stored_as_text() -> None:
+    def odd(ctx: registry.CheckContext) -> registry.Outcome:
+        return registry.passed(when=ctx.now, window=timedelta(hours=1), id=uuid.uuid4())
+
+    with registry.temporary("zz-odd-evidence", odd, ["CX-MON-01"]):
+        run = checks_run(only=["zz-odd-evidence"])
+    evidence = run.results.get().evidence
+    assert isinstance(evidence["when"], str) and isinstance(evidence["id"], str)
+    assert evidence["window"]
