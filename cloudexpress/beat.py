@@ -33,4 +33,10 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.governance_reminders",
         "schedule": 3600.0,
     },
+    # Daily, keyed by the day: called hourly so that a missed day catches
+    # up; the day's JobRun slot makes every later call that day do nothing.
+    "compliance-run-checks": {
+        "task": "compliance.run_checks",
+        "schedule": 3600.0,
+    },
 }

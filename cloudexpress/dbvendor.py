@@ -49,3 +49,16 @@ def unlock_session(name: str, using: str = DEFAULT_DB_ALIAS) -> None:
     if is_postgresql(using):
         with connections[using].cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(name)])
+
+
+def database_size_bytes(using: str = DEFAULT_DB_ALIAS) -> int:
+    """The size of the database on disk."""
+    with connections[using].cursor() as cursor:
+        if is_postgresql(using):
+            cursor.execute("SELECT pg_database_size(current_database())")
+        else:
+            cursor.execute(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            )
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0

@@ -17,6 +17,7 @@ api_patterns = [
     path("compliance/", include("audit.api.urls")),
     path("", include("accounts.api.urls")),
     path("compliance/", include("compliance.governance.urls_api")),
+    path("compliance/", include("compliance.api.urls")),
 ]
 
 urlpatterns = [
@@ -30,6 +31,7 @@ urlpatterns = [
     path("orgs/", include("accounts.org_urls")),
     path("invitations/", include(org_urls.invitation_patterns)),
     path("governance/", include("compliance.governance.urls")),
+    path("compliance/", include("compliance.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

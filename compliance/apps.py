@@ -9,3 +9,22 @@ class ComplianceConfig(AppConfig):
         from compliance.governance.registration import governance_ready
 
         governance_ready()
+        from auditlog.registry import auditlog
+
+        from compliance.models import (
+            ActionItem,
+            Attestation,
+            Category,
+            Control,
+            Criterion,
+            Framework,
+        )
+
+        # The engine's own outputs (runs, results, scores) are not audited:
+        # they are written once and never edited. What people edit is.
+        auditlog.register(Framework)
+        auditlog.register(Category)
+        auditlog.register(Criterion)
+        auditlog.register(Control, m2m_fields={"criteria"})
+        auditlog.register(Attestation)
+        auditlog.register(ActionItem)

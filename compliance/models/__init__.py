@@ -1,5 +1,17 @@
 """Models of the compliance app, one module per concept."""
 
+from compliance.models.catalog import (
+    Category,
+    Criterion,
+    Framework,
+)
+from compliance.models.controls import (
+    DUE_DAYS,
+    Attestation,
+    Classification,
+    Control,
+    Severity,
+)
 from compliance.models.governance import (
     AuditFinding,
     ChangeRequest,
@@ -25,23 +37,51 @@ from compliance.models.governance import (
     VendorIncident,
     Walkthrough,
 )
-from compliance.models.jobs import JobRun
+from compliance.models.jobs import (
+    JobRun,
+)
+from compliance.models.runs import (
+    ActionItem,
+    CategoryScore,
+    ControlScore,
+    Coverage,
+    CriterionScore,
+    Result,
+    ResultStatus,
+    Run,
+)
 
 __all__ = [
+    "ActionItem",
+    "Attestation",
     "AuditFinding",
+    "Category",
+    "CategoryScore",
     "ChangeRequest",
+    "Classification",
+    "Control",
+    "ControlScore",
+    "Coverage",
+    "Criterion",
+    "CriterionScore",
+    "DUE_DAYS",
     "DataDisclosure",
     "Deployment",
     "DisasterRecoveryPlan",
     "DisasterRecoveryTest",
     "EmergencyContact",
+    "Framework",
     "InternalAudit",
     "JobRun",
     "Policy",
     "PolicyAcknowledgement",
     "PolicyVersion",
     "Reminder",
+    "Result",
+    "ResultStatus",
     "Risk",
+    "Run",
+    "Severity",
     "TrainingAssignment",
     "TrainingCompletion",
     "TrainingModule",

@@ -1,0 +1,194 @@
+"""The SOC 2 API: thin views over the compliance selectors."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cloudexpress.api.exceptions import ServiceError
+from compliance import readiness, selectors
+
+DEFAULT_HISTORY_DAYS = 90
+MAX_WINDOW_DAYS = 3 * 366
+
+
+class CanViewControls(BasePermission):
+    message = "You need the controls.view permission in the operator organization."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return selectors.user_can_view_controls(request.user)
+
+
+class WindowSerializer(serializers.Serializer):
+    # "from" is a keyword in Python, hence the source mapping.
+    from_ = serializers.DateField(required=False)
+    to = serializers.DateField(required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        today = timezone.localdate()
+        end = attrs.get("to") or today
+        start = attrs.get("from") or end - timedelta(days=DEFAULT_HISTORY_DAYS - 1)
+        if start > end:
+            raise serializers.ValidationError({"from": "must not be after 'to'"})
+        if (end - start).days > MAX_WINDOW_DAYS:
+            raise serializers.ValidationError(
+                {"from": f"the window is over {MAX_WINDOW_DAYS} days"}
+            )
+        return {"from": start, "to": end}
+
+
+def _window(request: Request) -> tuple[date, date]:
+    serializer = WindowSerializer(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["from"], serializer.validated_data["to"]
+
+
+WINDOW_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="first day (default: 90 days ago)"),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="last day (default: today)"),
+]
+
+
+class CoverageSerializer(serializers.Serializer):
+    controls = serializers.DictField(child=serializers.IntegerField())
+    criteria = serializers.DictField(child=serializers.IntegerField())
+    controls_total = serializers.IntegerField()
+    criteria_total = serializers.IntegerField()
+
+
+class StatusSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    framework_version = serializers.CharField()
+    score = serializers.FloatField(allow_null=True, help_text="fraction from 0 to 1")
+    score_percent = serializers.FloatField(allow_null=True)
+    score_display = serializers.CharField()
+    controls_total = serializers.IntegerField()
+    controls_passing = serializers.IntegerField()
+    checks_total = serializers.IntegerField()
+    checks_passing = serializers.IntegerField()
+    coverage = CoverageSerializer()
+    formula = serializers.CharField()
+    formula_version = serializers.IntegerField()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    framework_version = serializers.CharField()
+    score = serializers.FloatField(allow_null=True)
+    score_display = serializers.CharField()
+    categories = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class HistorySerializer(serializers.Serializer):
+    window = serializers.DictField(child=serializers.DateField())
+    runs = HistoryEntrySerializer(many=True)
+
+
+def _no_run() -> ServiceError:
+    return ServiceError(
+        "No compliance run has completed yet; run `manage.py run_checks`.",
+        code="no_run",
+        status_code=404,
+    )
+
+
+class ComplianceView(APIView):
+    permission_classes = [CanViewControls]
+
+
+class Soc2StatusView(ComplianceView):
+    @extend_schema(
+        responses=StatusSerializer,
+        operation_id="soc2_status",
+        summary="Current SOC 2 score of the latest full run",
+    )
+    def get(self, request: Request) -> Response:
+        run = selectors.latest_full_run()
+        if run is None:
+            raise _no_run()
+        return Response(selectors.run_summary(run))
+
+
+class Soc2ReportView(ComplianceView):
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        operation_id="soc2_report",
+        summary="Full report of the latest run: scores, controls, results",
+    )
+    def get(self, request: Request) -> Response:
+        run = selectors.latest_full_run()
+        if run is None:
+            raise _no_run()
+        return Response(selectors.soc2_report(run))
+
+
+class Soc2ControlsView(ComplianceView):
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        operation_id="soc2_controls",
+        summary="Controls with their status and the evidence of their checks",
+    )
+    def get(self, request: Request) -> Response:
+        run = selectors.latest_full_run()
+        return Response(
+            {
+                "run_id": run.pk if run else None,
+                "controls": selectors.controls_with_status(run, with_evidence=True),
+            }
+        )
+
+
+class Soc2ReadinessView(ComplianceView):
+    @extend_schema(
+        parameters=WINDOW_PARAMETERS,
+        responses=OpenApiTypes.OBJECT,
+        operation_id="soc2_readiness",
+        summary="Type II readiness over an observation window",
+    )
+    def get(self, request: Request) -> Response:
+        start, end = _window(request)
+        return Response(readiness.readiness_for_window(start, end))
+
+
+class Soc2HistoryView(ComplianceView):
+    @extend_schema(
+        parameters=WINDOW_PARAMETERS,
+        responses=HistorySerializer,
+        operation_id="soc2_history",
+        summary="Scores of full runs over time",
+    )
+    def get(self, request: Request) -> Response:
+        start, end = _window(request)
+        return Response(
+            {
+                "window": {"from": start, "to": end},
+                "runs": selectors.score_history(start, end),
+            }
+        )
+
+
+class SecurityReportView(ComplianceView):
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        operation_id="security_report",
+        summary="Security score, failing security checks, events of 30 days",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(selectors.security_report())
