@@ -377,6 +377,13 @@ PORTAL_CONTACTS = {
 }
 OPERATOR_ORGANIZATION_SLUG = _env("OPERATOR_ORGANIZATION_SLUG", "cloudexpress")
 
+# --- Reports --------------------------------------------------------------
+
+# The function that turns the engine's stored results into report data.
+REPORTS_DATA_PROVIDER = _env("REPORTS_DATA_PROVIDER", "compliance.reports.data.engine_report_data")
+# HMAC key of exported packs; empty means derived from SECRET_KEY with HKDF.
+REPORT_SIGNING_KEY = _env("REPORT_SIGNING_KEY")
+
 # --- Static files ---------------------------------------------------------
 
 STATIC_URL = "/static/"
@@ -423,6 +430,8 @@ LOGGING = {
         # The request log line carries the full path with its query string;
         # our own access logger writes the path only.
         "django.server": {"level": "WARNING"},
+        # One line per laid-out page: far too chatty for a 100-page pack.
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }
 

@@ -8,11 +8,15 @@ from drf_spectacular.views import SpectacularAPIView
 from cloudexpress import views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
+from compliance.reports.api import ReportPackAPIView
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", ApiDocsView.as_view(), name="api-docs"),
     path("me", api_views.MeView.as_view(), name="api-me"),
+    path(
+        "compliance/reports/pack", ReportPackAPIView.as_view(), name="api-compliance-reports-pack"
+    ),
 ]
 
 urlpatterns = [
@@ -22,6 +26,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
+    path("reports/", include("compliance.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

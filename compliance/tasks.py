@@ -18,3 +18,7 @@ def heartbeat_task() -> int:
 def echo_task(value: str) -> str:
     """Return its argument; the smallest round trip through broker and worker."""
     return value
+
+
+# Registered here so the worker's autodiscovery of compliance.tasks finds it.
+from compliance.reports.tasks import report_pack_build_task  # noqa: E402, F401
