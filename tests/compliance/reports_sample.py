@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from accounts.models import User
 from compliance.reports.data import (
     ActionItem,
     ControlReport,
@@ -140,3 +141,22 @@ def sample_report_data(
 def provider(*, period_start: date, period_end: date) -> ReportData:
     """The REPORTS_DATA_PROVIDER the report tests point the settings at."""
     return sample_report_data(period_start=period_start, period_end=period_end)
+
+
+SAMPLE_PROVIDER = "tests.compliance.reports_sample.provider"
+
+
+def reports_user(kind: str = "auditor", *, email: str | None = None) -> User:
+    """A user of the operator organization holding the built-in role ``kind``."""
+    from accounts.models import Organization
+    from accounts.services import membership_create
+    from tests import factories
+
+    organization = Organization.objects.filter(is_operator=True).first()
+    if organization is None:
+        organization = factories.OrganizationFactory(
+            name="CloudExpress", slug="cloudexpress", is_operator=True
+        )
+    user = factories.UserFactory(**({"email": email} if email else {}))
+    membership_create(user=user, organization=organization, role=factories.builtin_role(kind))
+    return user
