@@ -430,8 +430,9 @@ LOGGING = {
         # The request log line carries the full path with its query string;
         # our own access logger writes the path only.
         "django.server": {"level": "WARNING"},
-        # One line per laid-out page: far too chatty for a 100-page pack.
-        "weasyprint.progress": {"level": "WARNING"},
+        # One record per laid-out page: kept out of the console (propagate
+        # off, no handler), read by the pack builder for its progress bar.
+        "weasyprint.progress": {"level": "INFO", "propagate": False},
     },
 }
 

@@ -8,8 +8,10 @@ long table inside flex containers orders of magnitude slower (a peer's
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -61,6 +63,53 @@ class RenderedPack:
 
 def _no_progress(percent: int, step: str) -> None:
     return None
+
+
+# WeasyPrint logs one record per page it lays out on this documented logger.
+PROGRESS_LOGGER = logging.getLogger("weasyprint.progress")
+LAYOUT_PAGE_MESSAGE = "Step 5 - Creating layout - Page %d"
+LAYOUT_FROM, LAYOUT_TO = 35, 80
+
+
+class _LayoutProgress(logging.Handler):
+    """Report layout progress page by page, from this thread's records only."""
+
+    def __init__(self, progress: Progress, expected_pages: int) -> None:
+        super().__init__(level=logging.INFO)
+        self.progress = progress
+        self.expected_pages = max(expected_pages, 1)
+        self.thread = threading.get_ident()
+        self.percent = LAYOUT_FROM
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread or record.msg != LAYOUT_PAGE_MESSAGE:
+            return
+        page = int(record.args[0]) if isinstance(record.args, tuple) and record.args else 0
+        share = min(page / self.expected_pages, 1.0)
+        percent = LAYOUT_FROM + int((LAYOUT_TO - LAYOUT_FROM) * share)
+        # Repagination lays pages out again from 1: never move backwards, and
+        # write at most once per percent.
+        if percent > self.percent:
+            self.percent = percent
+            self.progress(percent, f"Laying out page {page}")
+
+
+@contextmanager
+def _layout_progress(progress: Progress, expected_pages: int) -> Iterator[None]:
+    if progress is _no_progress:
+        yield
+        return
+    handler = _LayoutProgress(progress, expected_pages)
+    PROGRESS_LOGGER.addHandler(handler)
+    try:
+        yield
+    finally:
+        PROGRESS_LOGGER.removeHandler(handler)
+
+
+def expected_pages(data: ReportData) -> int:
+    """Guess a pack's length from its rows, for the progress bar only."""
+    return 6 + len(data.controls) // 12 + len(data.evidence) // 30 + len(data.gaps) // 15
 
 
 def pack_context(
@@ -121,12 +170,14 @@ def pack_html(data: ReportData, kind: str, *, pack_id: str = "") -> str:
 
 
 def html_to_pdf(
-    html: str, *, pack_id: str = "", progress: Progress = _no_progress
+    html: str, *, pack_id: str = "", progress: Progress = _no_progress, pages_guess: int = 0
 ) -> tuple[bytes, int, float, float, SafeURLFetcher]:
     """Lay out and write a PDF with the safe fetcher; return bytes, pages and timings."""
     fetcher = SafeURLFetcher()
     started = time.perf_counter()
-    document = HTML(string=html, base_url=PDF_ASSET_ORIGIN + "/", url_fetcher=fetcher).render()
+    source = HTML(string=html, base_url=PDF_ASSET_ORIGIN + "/", url_fetcher=fetcher)
+    with _layout_progress(progress, pages_guess):
+        document = source.render()
     laid_out = time.perf_counter()
     progress(85, "Writing the PDF")
     if pack_id:
@@ -147,7 +198,7 @@ def pack_render(
 
     progress(35, "Laying out pages")
     pdf, pages, layout_seconds, write_seconds, fetcher = html_to_pdf(
-        html, pack_id=pack_id, progress=progress
+        html, pack_id=pack_id, progress=progress, pages_guess=expected_pages(data)
     )
     logger.info(
         "reports.pack_rendered",
