@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from cloudexpress.api.exceptions import ServiceError
 from compliance.models import ReportPack
 from compliance.reports import services
@@ -76,6 +77,7 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
             raise ServiceError(str(exc), code="no_report", status_code=404) from exc
 
         if isinstance(request.accepted_renderer, PDFRenderer):
+            assert isinstance(request.user, User)  # CanExportReports refused anyone else
             with transaction.atomic():
                 pack = ReportPack.objects.create(
                     kind=kind,

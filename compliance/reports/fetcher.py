@@ -54,11 +54,11 @@ class SafeURLFetcher(URLFetcher):
         # parent's constructor is still called for the attributes WeasyPrint
         # reads (``_fail_on_errors``), then its handlers are dropped.
         super().__init__(allow_redirects=False)
-        self.handlers = []
-        self.handle_open = {}
-        self.handle_error = {}
-        self.process_response = {}
-        self.process_request = {}
+        self.handlers: list[object] = []
+        self.handle_open: dict[str, list[object]] = {}
+        self.handle_error: dict[str, dict[object, list[object]]] = {}
+        self.process_response: dict[str, list[object]] = {}
+        self.process_request: dict[str, list[object]] = {}
         self.served: list[str] = []
         self.refused: list[str] = []
 

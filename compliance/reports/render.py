@@ -84,7 +84,8 @@ class _LayoutProgress(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.thread != self.thread or record.msg != LAYOUT_PAGE_MESSAGE:
             return
-        page = int(record.args[0]) if isinstance(record.args, tuple) and record.args else 0
+        args = record.args
+        page = args[0] if isinstance(args, tuple) and args and isinstance(args[0], int) else 0
         share = min(page / self.expected_pages, 1.0)
         percent = LAYOUT_FROM + int((LAYOUT_TO - LAYOUT_FROM) * share)
         # Repagination lays pages out again from 1: never move backwards, and
@@ -118,18 +119,18 @@ def pack_context(
     """Everything the pack templates show, prepared here so templates only format."""
     today = today or data.generated_at.date()
     sections = (*SECTIONS[kind], "manifest")
-    action_rows = sorted(
-        (
-            {
-                "gap": gap,
-                "item": item,
-                "age_days": item.age_days(today),
-                "overdue": item.is_overdue(today),
-            }
-            for gap, item in data.action_items
-        ),
-        key=lambda row: (not row["overdue"], row["item"].due_on),
-    )
+    action_rows = [
+        {
+            "gap": gap,
+            "item": item,
+            "age_days": item.age_days(today),
+            "overdue": item.is_overdue(today),
+        }
+        for gap, item in sorted(
+            data.action_items,
+            key=lambda pair: (not pair[1].is_overdue(today), pair[1].due_on),
+        )
+    ]
     gaps_by_criterion: dict[str, list[Any]] = {}
     controls_by_code = {control.code: control for control in data.controls}
     for gap in sorted(data.gaps, key=lambda gap: (gap.criterion, gap.control_code)):

@@ -149,8 +149,10 @@ def _claimed_pack_id(content: bytes) -> str:
     from pypdf import PdfReader
 
     try:
-        metadata = PdfReader(BytesIO(content)).metadata or {}
+        metadata = PdfReader(BytesIO(content)).metadata
     except Exception:  # any parse failure simply means no claim
+        return ""
+    if metadata is None:
         return ""
     return str(metadata.get("/cxpackid", ""))[:40]
 
