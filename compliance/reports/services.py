@@ -87,7 +87,7 @@ def report_pack_build(*, pack_pk: int, data: ReportData | None = None) -> Report
     pack.evidence_count = len(data.evidence)
     pack.status = ReportPack.Status.DONE
     pack.progress = 100
-    pack.progress_step = "Done"
+    pack.progress_step = "Signed and stored"
     pack.finished_at = timezone.now()
     pack.save()
     logger.info(

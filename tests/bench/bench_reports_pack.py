@@ -102,10 +102,16 @@ def main() -> list[dict[str, object]]:
             f"{r['layout_seconds']:>8}{r['write_seconds']:>7}{r['peak_mb']:>9}"
         )
     pack = results[1]
-    verdict = (
-        "within" if pack["seconds"] < TARGET_SECONDS and pack["peak_mb"] < TARGET_MB else "OUTSIDE"
+
+    def verdict(ok: bool) -> str:
+        return "within target" if ok else "OUTSIDE target"
+
+    print(f"pack wall time {pack['seconds']} s: {verdict(pack['seconds'] < TARGET_SECONDS)}")
+    print(
+        f"pack CPU time {pack['cpu_seconds']} s: {verdict(pack['cpu_seconds'] < TARGET_SECONDS)}"
+        " (what the wall time would be on an idle core)"
     )
-    print(f"pack {verdict} target: < {TARGET_SECONDS:.0f} s and < {TARGET_MB:.0f} MB")
+    print(f"pack peak memory {pack['peak_mb']} MB: {verdict(pack['peak_mb'] < TARGET_MB)}")
     return results
 
 

@@ -39,7 +39,7 @@ def test_build_stores_a_signed_pack_once_even_when_run_twice(sample_provider) ->
 
     assert built is not None and again is None
     pack.refresh_from_db()
-    assert (pack.status, pack.progress, pack.progress_step) == ("done", 100, "Done")
+    assert (pack.status, pack.progress, pack.progress_step) == ("done", 100, "Signed and stored")
     content = pack.file.read()
     assert signing.content_sha256(content) == pack.sha256
     assert signing.pack_signature_valid(
