@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -30,7 +31,16 @@ from compliance.reports.fetcher import PDF_ASSET_ORIGIN, SafeURLFetcher, asset_u
 from compliance.reports.render import pack_render
 from tests.compliance.reports_sample import sample_report_data
 
-LEAK_FONT = Path("/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Italic.ttf")
+
+
+def _any_system_font() -> Path:
+    """A font file fontconfig knows; which one does not matter, it is renamed."""
+    found = subprocess.run(
+        ["fc-match", "-f", "%{file}", "sans"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not found or not Path(found).is_file():
+        pytest.skip("fontconfig finds no font file to plant")
+    return Path(found)
 
 
 def _png(color: str) -> bytes:
@@ -97,7 +107,7 @@ def local_files(tmp_path: Path) -> dict[str, Path]:
     image = tmp_path / "local.png"
     image.write_bytes(_png("blue"))
     font = tmp_path / "leak.ttf"
-    shutil.copy(LEAK_FONT, font)
+    shutil.copy(_any_system_font(), font)
     css = tmp_path / "local.css"
     css.write_text("p { color: green; }")
     return {"secret": secret, "image": image, "font": font, "css": css}

@@ -216,3 +216,23 @@ def test_report_api_needs_the_export_permission(api_client) -> None:
 def test_unknown_format_is_a_json_404(auditor_client) -> None:
     response = auditor_client.get(f"{URL}?format=xlsx")
     assert response.status_code == 404
+
+
+def test_pdf_category_scores_and_counts_match_the_json(pack) -> None:
+    report, pdf, _ = pack
+    text = _flat("\n".join(_pages(pdf)))
+    for category in report["categories"]:
+        assert f"{category['name']} {category['score']}%" in text
+    evidence = sum(len(control["evidence"]) for control in report["controls"])
+    assert f"Open gaps: {len(report['gaps'])}." in text
+    assert f"Evidence items: {evidence}." in text
+
+
+def test_pack_templates_use_no_flex_or_grid_layout() -> None:
+    """Long tables inside flex containers are what made a peer's export take minutes."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [root / "static/css/reports-pdf.css", *(root / "templates/reports/pdf").glob("*")]
+    for source in sources:
+        text = source.read_text()
+        assert not re.search(r"display\s*:\s*(inline-)?(flex|grid)", text), source.name
+        assert " style=" not in text, source.name
