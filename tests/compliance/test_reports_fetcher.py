@@ -32,7 +32,6 @@ from compliance.reports.render import pack_render
 from tests.compliance.reports_sample import sample_report_data
 
 
-
 def _any_system_font() -> Path:
     """A font file fontconfig knows; which one does not matter, it is renamed."""
     found = subprocess.run(
