@@ -77,6 +77,9 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
             raise ServiceError(str(exc), code="no_report", status_code=404) from exc
 
         if isinstance(request.accepted_renderer, PDFRenderer):
+            # TODO(reports-async): a pack of hundreds of pages takes tens of
+            # seconds; answer 202 with the ReportPack's status URL above a size
+            # and let compliance.report_pack_build make it, as the pages do.
             assert isinstance(request.user, User)  # CanExportReports refused anyone else
             with transaction.atomic():
                 pack = ReportPack.objects.create(
