@@ -419,6 +419,13 @@ if PRODUCTION and not PORTAL_BASE_URL:
     _fail("PORTAL_BASE_URL is required in production")
 OPERATOR_ORGANIZATION_SLUG = _env("OPERATOR_ORGANIZATION_SLUG", "cloudexpress")
 
+# --- Reports --------------------------------------------------------------
+
+# The function that turns the engine's stored results into report data.
+REPORTS_DATA_PROVIDER = _env("REPORTS_DATA_PROVIDER", "compliance.reports.data.engine_report_data")
+# HMAC key of exported packs; empty means derived from SECRET_KEY with HKDF.
+REPORT_SIGNING_KEY = _env("REPORT_SIGNING_KEY")
+
 # --- Static files ---------------------------------------------------------
 
 STATIC_URL = "/static/"
@@ -465,6 +472,9 @@ LOGGING = {
         # The request log line carries the full path with its query string;
         # our own access logger writes the path only.
         "django.server": {"level": "WARNING"},
+        # One record per laid-out page: kept out of the console (propagate
+        # off, no handler), read by the pack builder for its progress bar.
+        "weasyprint.progress": {"level": "INFO", "propagate": False},
     },
 }
 

@@ -9,6 +9,7 @@ from accounts import org_urls
 from cloudexpress import views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
+from compliance.reports.api import ReportPackAPIView
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -18,6 +19,9 @@ api_patterns = [
     path("", include("accounts.api.urls")),
     path("compliance/", include("compliance.governance.urls_api")),
     path("compliance/", include("compliance.api.urls")),
+    path(
+        "compliance/reports/pack", ReportPackAPIView.as_view(), name="api-compliance-reports-pack"
+    ),
 ]
 
 urlpatterns = [
@@ -32,6 +36,7 @@ urlpatterns = [
     path("invitations/", include(org_urls.invitation_patterns)),
     path("governance/", include("compliance.governance.urls")),
     path("compliance/", include("compliance.urls")),
+    path("reports/", include("compliance.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

@@ -40,6 +40,9 @@ from compliance.models.governance import (
 from compliance.models.jobs import (
     JobRun,
 )
+from compliance.models.reports import (
+    ReportPack,
+)
 from compliance.models.runs import (
     ActionItem,
     CategoryScore,
@@ -77,6 +80,7 @@ __all__ = [
     "PolicyAcknowledgement",
     "PolicyVersion",
     "Reminder",
+    "ReportPack",
     "Result",
     "ResultStatus",
     "Risk",

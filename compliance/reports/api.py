@@ -1,0 +1,104 @@
+"""The report API: the pack as JSON or PDF, from the same ReportData."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from cloudexpress.api.exceptions import ServiceError
+from compliance.models import ReportPack
+from compliance.reports import services
+from compliance.reports.access import CanExportReports
+from compliance.reports.data import ReportDataUnavailable, report_data_get
+from compliance.reports.render import pack_render
+from compliance.reports.renderers import PDFErrorsAsJSONMixin, PDFRenderer
+from compliance.reports.selectors import report_period_default
+
+
+class PackQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=ReportPack.Kind.choices, default=ReportPack.Kind.CONTROL_STATUS
+    )
+    # ``from`` is a keyword, so the fields are renamed in validate().
+    period_from = serializers.DateField(required=False)
+    period_to = serializers.DateField(required=False)
+
+    def to_internal_value(self, data: object) -> dict[str, object]:
+        raw = dict(data.items()) if hasattr(data, "items") else {}
+        renamed = {"kind": raw.get("kind", ReportPack.Kind.CONTROL_STATUS)}
+        if raw.get("from"):
+            renamed["period_from"] = raw["from"]
+        if raw.get("to"):
+            renamed["period_to"] = raw["to"]
+        return super().to_internal_value(renamed)
+
+
+class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
+    """The report of a period, as JSON or as the signed PDF pack."""
+
+    permission_classes = [CanExportReports]
+    renderer_classes = [JSONRenderer, PDFRenderer]
+
+    @extend_schema(
+        operation_id="compliance_reports_pack",
+        parameters=[
+            OpenApiParameter("format", str, enum=["json", "pdf"]),
+            OpenApiParameter("kind", str, enum=list(ReportPack.Kind.values)),
+            OpenApiParameter("from", OpenApiTypes.DATE),
+            OpenApiParameter("to", OpenApiTypes.DATE),
+        ],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = PackQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        default_start, default_end = report_period_default()
+        start: date = query.validated_data.get("period_from", default_start)
+        end: date = query.validated_data.get("period_to", default_end)
+        if start > end:
+            raise ServiceError("The period must end on or after its first day.", code="invalid")
+        kind: str = query.validated_data["kind"]
+
+        try:
+            data = report_data_get(period_start=start, period_end=end)
+        except ReportDataUnavailable as exc:
+            raise ServiceError(str(exc), code="no_report", status_code=404) from exc
+
+        if isinstance(request.accepted_renderer, PDFRenderer):
+            # TODO(reports-async): a pack of hundreds of pages takes tens of
+            # seconds; answer 202 with the ReportPack's status URL above a size
+            # and let compliance.report_pack_build make it, as the pages do.
+            assert isinstance(request.user, User)  # CanExportReports refused anyone else
+            with transaction.atomic():
+                pack = ReportPack.objects.create(
+                    kind=kind,
+                    period_start=start,
+                    period_end=end,
+                    requested_by=request.user,
+                    status=ReportPack.Status.RUNNING,
+                )
+                rendered = pack_render(data, kind, pack_id=str(pack.public_id))
+                services.report_pack_record(
+                    data=data,
+                    kind=kind,
+                    pdf=rendered.pdf,
+                    page_count=rendered.page_count,
+                    pack=pack,
+                )
+            response = Response(rendered.pdf)
+            response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
+            response["X-Pack-Id"] = str(pack.public_id)
+            return response
+        return Response({"kind": kind, **data.as_json()})

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from compliance.models import ReportPack
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class PackRequestForm(forms.Form):
+    kind = forms.ChoiceField(choices=ReportPack.Kind.choices, label="Pack")
+    period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("period_start"), cleaned.get("period_end")
+        if start and end and start > end:
+            self.add_error("period_end", "The period must end on or after its first day.")
+        return cleaned
+
+
+class PackVerifyForm(forms.Form):
+    file = forms.FileField(label="PDF pack")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file is larger than any pack the portal produces.")
+        return upload
