@@ -34,15 +34,6 @@ def test_a_removed_middle_row_is_found() -> None:
     assert "seq 3" in report["first_break"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "foundation audit.chain hashes object_pk as the integer auditlog passes at "
-        "insert, but the stored column is text, so no audited model change verifies; "
-        "the audit work hashes field.to_python(value) instead. Remove this mark when "
-        "that lands."
-    ),
-)
 def test_an_audited_model_change_verifies() -> None:
     Organization.objects.create(name="Audited", slug="audited")
     assert AuditLogEntry.objects.exists()
