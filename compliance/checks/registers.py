@@ -131,7 +131,7 @@ def governance_outcome(function_name: str) -> Outcome:
     if result.status == "pass":
         return passed("the register meets the rule", **evidence)
     if result.status == "not_applicable":
-        reason = str(evidence.get("reason") or "the register says the rule does not apply")
+        reason = str(evidence.pop("reason", "") or "the register says the rule does not apply")
         return not_applicable(reason, **evidence)
     return failed(f"{len(failing)} register entr(ies) break the rule", failing, **evidence)
 
