@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from audit.detection import urls as detection_urls
 from cloudexpress import views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
@@ -13,6 +14,7 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", ApiDocsView.as_view(), name="api-docs"),
     path("me", api_views.MeView.as_view(), name="api-me"),
+    path("compliance/security/", include(detection_urls.api_urlpatterns)),
 ]
 
 urlpatterns = [
@@ -22,6 +24,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
+    path("security/", include(detection_urls.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]
