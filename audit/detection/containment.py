@@ -66,9 +66,24 @@ def alert_contain(*, alert: Alert, now: dt.datetime | None = None) -> list[Conta
         actions: list[ContainmentAction] = []
         user = User.objects.filter(pk=alert.subject_user_id).first()
         if user is not None:
-            actions.append(_lock_account(alert, user))
-            actions.append(_revoke_sessions(alert, user))
-        if _blockable(alert.source_ip, list(config["never_block"])):
+            # Two alerts about one attack (by address and by account) lock
+            # the account and revoke its sessions once, so reversing that one
+            # step restores it; a locked account can hold no new session.
+            already_locked = ContainmentAction.objects.filter(
+                kind=ContainmentAction.Kind.LOCK_ACCOUNT,
+                user=user,
+                state=ContainmentAction.State.APPLIED,
+            ).exists()
+            if not already_locked:
+                actions.append(_lock_account(alert, user))
+                actions.append(_revoke_sessions(alert, user))
+        if _blockable(alert.source_ip, list(config["never_block"])) and not (
+            BlockedAddress.objects.filter(
+                network=str(ipaddress.ip_network(str(alert.source_ip))),
+                lifted_at=None,
+                expires_at__gt=now,
+            ).exists()
+        ):
             actions.append(_block_address(alert, now, int(config["block_minutes"])))
         alert.contained_at = now
         alert.save(update_fields=["contained_at"])
@@ -135,8 +150,15 @@ def _block_address(alert: Alert, now: dt.datetime, minutes: int) -> ContainmentA
         ip=alert.source_ip,
         detail={"alert": str(alert.public_id), "minutes": minutes},
     )
-    transaction.on_commit(blocklist.invalidate)
+    _blocklist_changed()
     return action
+
+
+def _blocklist_changed() -> None:
+    # Now, so this process and its tests see it at once, and again at commit
+    # so a process that reloaded in between reloads once more.
+    blocklist.invalidate()
+    transaction.on_commit(blocklist.invalidate)
 
 
 def address_block(
@@ -157,7 +179,7 @@ def address_block(
             actor=by,
             detail={"network": str(parsed), "minutes": minutes, "by": "hand"},
         )
-        transaction.on_commit(blocklist.invalidate)
+        _blocklist_changed()
     return block
 
 
@@ -188,7 +210,7 @@ def containment_reverse(*, action: ContainmentAction, by: User) -> ContainmentAc
             BlockedAddress.objects.filter(pk=action.blocked_address_id).update(
                 lifted_at=now, lifted_by=by
             )
-            transaction.on_commit(blocklist.invalidate)
+            _blocklist_changed()
         # Revoked sessions and raised credential versions cannot come back:
         # the user signs in again. Reversing only records that it was cleared.
         security_event_record(
