@@ -13,6 +13,7 @@ attempts fall in the same second, and each is its own attempt.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 import json
@@ -77,8 +78,13 @@ def _fingerprint(host: str, line: str, seen: Counter[str]) -> str:
 def _ip(value: Any) -> str | None:
     if not value:
         return None
+    return _ip_text(str(value))
+
+
+@functools.lru_cache(maxsize=65536)
+def _ip_text(value: str) -> str | None:
     try:
-        address = ipaddress.ip_address(str(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:

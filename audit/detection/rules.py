@@ -10,6 +10,7 @@ events never raise anything twice. Every threshold lives in
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections import Counter, defaultdict
@@ -158,8 +159,23 @@ def bursts(
 def _followed_by_success(
     members: list[Ev], successes: list[Ev], window: dt.timedelta, same: Callable[[Ev], bool]
 ) -> list[Ev]:
+    """Successes (sorted by time) between a burst's start and a window after it."""
     first, last = members[0].at, members[-1].at + window
-    return [ev for ev in successes if first <= ev.at <= last and same(ev)]
+    times = [ev.at for ev in successes] if len(successes) < 64 else _times(successes)
+    low, high = bisect.bisect_left(times, first), bisect.bisect_right(times, last)
+    return [ev for ev in successes[low:high] if same(ev)]
+
+
+_TIMES_CACHE: dict[int, tuple[list[Ev], list[dt.datetime]]] = {}
+
+
+def _times(successes: list[Ev]) -> list[dt.datetime]:
+    # One burst rule calls this once per hit over the same list.
+    held = _TIMES_CACHE.get(id(successes))
+    if held is None or held[0] is not successes:
+        _TIMES_CACHE.clear()
+        held = _TIMES_CACHE[id(successes)] = (successes, [ev.at for ev in successes])
+    return held[1]
 
 
 # --- rules ----------------------------------------------------------------

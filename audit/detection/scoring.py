@@ -23,6 +23,7 @@ model, after they were scored, so an attacker's failures never become normal.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import math
 import re
@@ -69,6 +70,7 @@ def risk_settings() -> dict[str, Any]:
     return {**defaults, **getattr(settings, "DETECTION_RISK", {})}
 
 
+@functools.lru_cache(maxsize=4096)
 def user_agent_family(user_agent: str) -> str:
     if not user_agent:
         return ""
@@ -78,6 +80,7 @@ def user_agent_family(user_agent: str) -> str:
     return "other"
 
 
+@functools.lru_cache(maxsize=65536)
 def network_prefix(ip: str | None) -> str:
     """The /24 (IPv4) or /48 (IPv6) an address belongs to."""
     if not ip:
@@ -123,6 +126,17 @@ def event_features(
     return {name: value for name, value in values.items() if value}
 
 
+def attempt_features(attempt: Attempt) -> dict[str, str]:
+    if attempt.features is None:
+        attempt.features = event_features(
+            ip=attempt.ip,
+            user_agent=attempt.user_agent,
+            occurred_at=attempt.occurred_at,
+            detail=attempt.detail,
+        )
+    return attempt.features
+
+
 @dataclass
 class Attempt:
     """What the scorer needs of one event, before or after it is stored."""
@@ -135,6 +149,7 @@ class Attempt:
     actor_id: int | None = None
     target_user_id: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, str] | None = None
 
 
 @dataclass
@@ -163,14 +178,7 @@ class RiskScorer:
             )
             if subject:
                 subjects.add(subject)
-            values.update(
-                event_features(
-                    ip=attempt.ip,
-                    user_agent=attempt.user_agent,
-                    occurred_at=attempt.occurred_at,
-                    detail=attempt.detail,
-                ).values()
-            )
+            values.update(attempt_features(attempt).values())
         self._load(subjects, values)
         # What the database held when loaded (or last flushed): flush writes
         # only the increments on top of the current rows.
@@ -214,12 +222,7 @@ class RiskScorer:
                 attempt.event_type, attempt.actor_id, attempt.target_user_id, attempt.detail
             )
         if subject:
-            features = event_features(
-                ip=attempt.ip,
-                user_agent=attempt.user_agent,
-                occurred_at=attempt.occurred_at,
-                detail=attempt.detail,
-            )
+            features = attempt_features(attempt)
             anomaly, detail = self._likelihood(subject, features)
             factors.update(detail)
             factors["anomaly"] = anomaly
