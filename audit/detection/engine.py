@@ -110,25 +110,27 @@ def _ev(row: tuple[Any, ...], is_new: bool) -> Ev:
         new_country,
         threat,
     ) = row
+    # Most events carry none of the optional keys: test for None before
+    # converting, since this runs once per event read.
     return Ev(
-        id=event_id,
-        at=_from_epoch(round(at_epoch, 6), dt.UTC),
-        type=event_type,
-        ip=ip,
-        actor_id=actor_id,
-        target_user_id=target_user_id,
-        username=username,
-        key_id=key_id,
-        country=country,
-        lat=_number(lat) if lat is not None else None,
-        lon=_number(lon) if lon is not None else None,
-        rows=int(_number(rows, 0) or 0) if rows is not None else 0,
-        repeat=max(1, int(_number(repeat, 1) or 1)) if repeat is not None else 1,
-        new_network=new_network is not None and _truthy(new_network),
-        new_country=new_country is not None and _truthy(new_country),
-        threat=threat is not None and (_number(threat, 0) or 0) > 0,
-        risk=risk_score or 0,
-        is_new=is_new,
+        event_id,
+        _from_epoch(at_epoch, dt.UTC),
+        event_type,
+        ip,
+        actor_id,
+        target_user_id,
+        username,
+        key_id,
+        country,
+        None if lat is None else _number(lat),
+        None if lon is None else _number(lon),
+        0 if rows is None else int(_number(rows, 0) or 0),
+        1 if repeat is None else max(1, int(_number(repeat, 1) or 1)),
+        new_network is not None and _truthy(new_network),
+        new_country is not None and _truthy(new_country),
+        threat is not None and (_number(threat, 0) or 0) > 0,
+        risk_score or 0,
+        is_new,
     )
 
 
@@ -187,7 +189,7 @@ def events_score(event_ids: list[int]) -> list[tuple[int, int]]:
     return notify
 
 
-MAX_CONTEXT_RANGES = 64
+MAX_CONTEXT_RANGES = 256
 _by_time = attrgetter("at", "id")
 
 
@@ -233,18 +235,18 @@ def rules_evaluate(new: list[Ev], after_id: int) -> list[Hit]:
     by_type: dict[str, list[Ev]] = defaultdict(list)
     for ev in new:
         by_type[ev.type].append(ev)
-    # Rules reading the same types over the same lookback share one query.
-    contexts: dict[tuple[frozenset[str], dt.timedelta], list[Ev]] = {}
+    # Rules reading the same types over the same lookback share one query
+    # and one sorted list.
+    prepared: dict[tuple[frozenset[str], dt.timedelta], list[Ev]] = {}
     for rule in enabled_rules():
-        mine = [ev for event_type in rule.reads for ev in by_type.get(event_type, ())]
-        if not mine:
-            continue
         key = (rule.reads, rule.lookback)
-        if key not in contexts:
-            contexts[key] = _context(rule.reads, rule.lookback, mine, after_id)
-        events = contexts[key] + mine
-        events.sort(key=_by_time)
-        hits.extend(rule.evaluate(events, rule.config))
+        if key not in prepared:
+            mine = [ev for event_type in rule.reads for ev in by_type.get(event_type, ())]
+            events = _context(rule.reads, rule.lookback, mine, after_id) + mine if mine else []
+            events.sort(key=_by_time)
+            prepared[key] = events
+        if prepared[key]:
+            hits.extend(rule.evaluate(prepared[key], rule.config))
     return hits
 
 

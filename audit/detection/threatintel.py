@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import ipaddress
 import logging
 import threading
@@ -141,12 +142,11 @@ class ThreatMatcher:
     def match(self, ip: str | None) -> dict[str, str] | None:
         if not ip:
             return None
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
+        parsed = _address(ip)
+        if parsed is None:
             return None
-        starts, rest = self._by_version[address.version]
-        value = int(address)
+        version, value = parsed
+        starts, rest = self._by_version[version]
         index = bisect.bisect_right(starts, value) - 1
         # Ranges may nest, so walk back over every range that starts before
         # the address; threat lists are small enough for that.
@@ -156,6 +156,15 @@ class ThreatMatcher:
                 return {"network": network, "category": category, "source": source}
             index -= 1
         return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _address(ip: str) -> tuple[int, int] | None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    return address.version, int(address)
 
 
 _local = threading.local()

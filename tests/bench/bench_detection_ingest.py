@@ -115,43 +115,41 @@ def _store_events(count: int) -> None:
         [User(email=f"bench{index}@example.test", password="!") for index in range(1000)]
     )
     ids = [user.pk for user in users]
-    # ~30 days of ordinary activity, already scored as ingest stores it.
+    # ~30 days of ordinary activity, already scored as ingest stores it,
+    # with 100 bursts of 20 failures from documentation addresses mixed in;
+    # stored in time order, as events arrive.
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO audit_securityevent (public_id, occurred_at, event_type, severity,
                 actor_id, target_user_id, organization_id, system_actor, ip, user_agent,
                 request_id, detail, risk_score, risk_factors, seq, prev_hash, row_hash)
-            SELECT gen_random_uuid(),
-                   %(start)s::timestamptz + g * interval '2.6 seconds',
-                   CASE WHEN g %% 10 < 5 THEN 'auth.sign_in_succeeded'
-                        WHEN g %% 10 < 8 THEN 'auth.sign_in_failed'
-                        WHEN g %% 10 = 8 THEN 'data.exported'
-                        ELSE 'access.permission_denied' END,
-                   'info',
-                   (%(ids)s::bigint[])[1 + g %% 1000], NULL, NULL, '',
-                   ('198.18.' || ((g / 256) %% 256) || '.' || (g %% 256))::inet, '', '',
-                   jsonb_build_object('username', 'u' || (g %% 1000), 'rows', 10),
-                   5, '{}'::jsonb, NULL, '', ''
-            FROM generate_series(1, %(count)s) AS g
+            SELECT gen_random_uuid(), at, event_type, severity, actor_id, NULL, NULL, '',
+                   ip, '', '', detail, risk_score, '{}'::jsonb, NULL, '', ''
+            FROM (
+                SELECT %(start)s::timestamptz + g * interval '2.6 seconds' AS at,
+                       CASE WHEN g %% 10 < 5 THEN 'auth.sign_in_succeeded'
+                            WHEN g %% 10 < 8 THEN 'auth.sign_in_failed'
+                            WHEN g %% 10 = 8 THEN 'data.exported'
+                            ELSE 'access.permission_denied' END AS event_type,
+                       'info' AS severity,
+                       (%(ids)s::bigint[])[1 + g %% 1000] AS actor_id,
+                       ('198.18.' || ((g / 256) %% 256) || '.' || (g %% 256))::inet AS ip,
+                       jsonb_build_object('username', 'u' || (g %% 1000), 'rows', 10)
+                           AS detail,
+                       5 AS risk_score
+                FROM generate_series(1, %(count)s) AS g
+                UNION ALL
+                SELECT %(start)s::timestamptz + (g / 20) * interval '7 hours'
+                           + (g %% 20) * interval '5 seconds',
+                       'auth.sign_in_failed', 'low', NULL,
+                       ('203.0.113.' || (g / 20))::inet,
+                       jsonb_build_object('username', 'root'), 15
+                FROM generate_series(0, 1999) AS g
+            ) AS rows
+            ORDER BY at
             """,
             {"start": START, "ids": ids, "count": count - 2000},
-        )
-        # 100 bursts of 20 failures from documentation addresses.
-        cursor.execute(
-            """
-            INSERT INTO audit_securityevent (public_id, occurred_at, event_type, severity,
-                actor_id, target_user_id, organization_id, system_actor, ip, user_agent,
-                request_id, detail, risk_score, risk_factors, seq, prev_hash, row_hash)
-            SELECT gen_random_uuid(),
-                   %(start)s::timestamptz + (g / 20) * interval '7 hours'
-                       + (g %% 20) * interval '5 seconds',
-                   'auth.sign_in_failed', 'low', NULL, NULL, NULL, '',
-                   ('203.0.113.' || (g / 20))::inet, '', '',
-                   jsonb_build_object('username', 'root'), 15, '{}'::jsonb, NULL, '', ''
-            FROM generate_series(0, 1999) AS g
-            """,
-            {"start": START},
         )
         cursor.execute("ANALYZE audit_securityevent")
 
