@@ -141,7 +141,7 @@ class IngestSerializer(serializers.Serializer):
         ),
         max_length=MAX_INGEST_LINES,
     )
-    source = serializers.CharField(max_length=150)
+    source = serializers.CharField(max_length=150)  # type: ignore[assignment]
     year = serializers.IntegerField(required=False, min_value=1970, max_value=2100)
     tz = serializers.CharField(required=False, default="UTC")
 

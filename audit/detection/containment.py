@@ -64,7 +64,11 @@ def alert_contain(*, alert: Alert, now: dt.datetime | None = None) -> list[Conta
         if alert.contained_at is not None:
             return []
         actions: list[ContainmentAction] = []
-        user = User.objects.filter(pk=alert.subject_user_id).first()
+        user = (
+            User.objects.filter(pk=alert.subject_user_id).first()
+            if alert.subject_user_id is not None
+            else None
+        )
         if user is not None:
             # Two alerts about one attack (by address and by account) lock
             # the account and revoke its sessions once, so reversing that one

@@ -255,8 +255,8 @@ def _jsonl_one(line: str, number: int, seen: Counter[str]) -> Parsed:
     if not isinstance(data, dict):
         raise IngestError(number, "not a JSON object")
     event_type = str(data.get("type") or "")
-    detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
-    detail = dict(detail)
+    given = data.get("detail")
+    detail: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
     if not event_type:
         raise IngestError(number, "type is required")
     if event_type not in types.KNOWN_TYPES:
@@ -385,7 +385,7 @@ def events_bulk_insert(events: list[SecurityEvent]) -> None:
         .values_list("seq", "row_hash")
         .first()
     )
-    seq, prev_hash = head if head else (0, chain.GENESIS)
+    seq, prev_hash = (int(head[0] or 0), head[1]) if head else (0, chain.GENESIS)
     for event in events:
         seq += 1
         event.seq = seq

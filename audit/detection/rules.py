@@ -199,7 +199,7 @@ def brute_force_ip(events: list[Ev], config: dict[str, Any]) -> list[Hit]:
     )
     hits = []
     for ip, members in found.items():
-        after = _followed_by_success(members, successes, window, lambda ev, ip=ip: ev.ip == ip)
+        after = _followed_by_success(members, successes, window, _same_ip(ip))
         severity = "critical" if after else config["severity"]
         accounts = {account_key(ev) for ev in members} - {None}
         hits.append(
@@ -219,6 +219,14 @@ def brute_force_ip(events: list[Ev], config: dict[str, Any]) -> list[Hit]:
             )
         )
     return hits
+
+
+def _same_ip(ip: str) -> Callable[[Ev], bool]:
+    return lambda ev: ev.ip == ip
+
+
+def _same_account(key: str, sources: set[str | None]) -> Callable[[Ev], bool]:
+    return lambda ev: account_key(ev) == key and ev.ip in sources
 
 
 def _single_user(events: list[Ev]) -> int | None:
@@ -249,7 +257,7 @@ def brute_force_account(events: list[Ev], config: dict[str, Any]) -> list[Hit]:
             members,
             successes,
             window,
-            lambda ev, key=key, sources=sources: account_key(ev) == key and ev.ip in sources,
+            _same_account(key, sources),
         )
         severity = "critical" if after else config["severity"]
         user_id = int(key.split(":", 1)[1]) if key.startswith("user:") else None

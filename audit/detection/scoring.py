@@ -113,7 +113,8 @@ def event_subject(
 def event_features(
     *, ip: str | None, user_agent: str, occurred_at: dt.datetime, detail: dict[str, Any]
 ) -> dict[str, str]:
-    geo = detail.get("geo") if isinstance(detail.get("geo"), dict) else {}
+    found = detail.get("geo")
+    geo: dict[str, Any] = found if isinstance(found, dict) else {}
     country = str(detail.get("country") or geo.get("country") or "")[:100]
     values = {
         "ip": ip or "",

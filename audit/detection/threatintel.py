@@ -133,11 +133,11 @@ class ThreatMatcher:
         for network, first, last, category, source in rows:
             version = ipaddress.ip_network(network).version
             grouped[version].append((first, last, network, category, source))
-        for version, items in grouped.items():
+        for family, items in grouped.items():
             items.sort()
             starts = [item[0] for item in items]
             rest = [(item[1], item[2], item[3], item[4]) for item in items]
-            self._by_version[version] = (starts, rest)
+            self._by_version[family] = (starts, rest)
 
     def match(self, ip: str | None) -> dict[str, str] | None:
         if not ip:
