@@ -278,7 +278,7 @@ def incident_communication_send(
 def incident_timeline(incident: Incident) -> list[dict[str, Any]]:
     """Phases, alerts, linked events and communications, in time order."""
     entries: list[dict[str, Any]] = []
-    for phase in incident.phases.all():
+    for phase in incident.phases.select_related("owner"):
         entries.append(
             {
                 "at": phase.started_at,
@@ -302,7 +302,7 @@ def incident_timeline(incident: Incident) -> list[dict[str, Any]]:
         entries.append(
             {"at": event.occurred_at, "kind": "event", "text": event.event_type, "event": event}
         )
-    for communication in incident.communications.all():
+    for communication in incident.communications.select_related("sent_by"):
         entries.append(
             {
                 "at": communication.sent_at,

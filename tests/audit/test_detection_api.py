@@ -126,3 +126,43 @@ def test_alert_page_shows_scored_events_and_why(client) -> None:
     assert "Brute force from 203.0.113.9" in listing.content.decode()
     client.force_login(factories.UserFactory())
     assert client.get("/security/alerts/").status_code == 403
+
+
+def test_alert_and_incident_pages_run_a_constant_number_of_queries(client) -> None:
+    from audit.detection import incidents
+    from audit.detection.engine import detection_run
+    from tests.audit.detection_helpers import at, record
+
+    staff = factories.UserFactory(is_staff=True)
+    client.force_login(staff)
+
+    def burst(ip: str, count: int) -> Alert:
+        for index in range(count):
+            record("auth.sign_in_failed", at(index * 0.1), ip=ip, detail={"username": "x"})
+        detection_run()
+        return Alert.objects.get(rule="brute_force_ip", source_ip=ip)
+
+    def counted(url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    small, large = burst("203.0.113.1", 10), burst("203.0.113.2", 40)
+    assert counted(f"/security/alerts/{small.public_id}/") == counted(
+        f"/security/alerts/{large.public_id}/"
+    )
+    few = counted("/security/alerts/")
+    for index in range(3, 9):
+        _alert(index)
+    assert counted("/security/alerts/") == few
+
+    one = incidents.incident_open(title="One", severity="low", by=staff, alert=small)
+    two = incidents.incident_open(title="Two", severity="low", by=staff, alert=large)
+    for phase in ("analysis", "containment", "eradication"):
+        incidents.incident_phase_advance(incident=two, phase=phase, by=staff)
+    assert counted(f"/security/incidents/{one.public_id}/") == counted(
+        f"/security/incidents/{two.public_id}/"
+    )
+    listed = counted("/security/incidents/")
+    incidents.incident_open(title="Three", severity="low", by=staff)
+    assert counted("/security/incidents/") == listed
