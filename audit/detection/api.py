@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from audit.detection import alerts as alert_services
-from audit.detection import containment, ingest, selectors
+from audit.detection import containment, incidents, ingest, selectors
 from audit.detection.permissions import HasDetectionPermission
-from audit.models import Alert, ContainmentAction
+from audit.models import Alert, ContainmentAction, Incident
 
 PAGE_SIZE = 50
 MAX_INGEST_LINES = 10_000
@@ -190,3 +190,101 @@ class IngestView(APIView):
             raise ValidationError({"tz": ["Unknown time zone."]}) from None
         result = ingest.events_ingest(parsed, source=f"api:{data['source']}")
         return Response(result.as_dict())
+
+
+class IncidentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    title = serializers.CharField(max_length=200)
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    alert = serializers.UUIDField(required=False, write_only=True)
+    phase = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True)
+    detected_at = serializers.DateTimeField(read_only=True)
+    resolved_at = serializers.DateTimeField(read_only=True)
+    closed_at = serializers.DateTimeField(read_only=True)
+
+
+class IncidentActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["phase", "note", "review", "close", "communicate"])
+    phase = serializers.ChoiceField(choices=Incident.Phase.choices, required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    template = serializers.CharField(required=False, default="")
+    recipients = serializers.ListField(
+        child=serializers.EmailField(), required=False, default=list, max_length=200
+    )
+
+
+class IncidentCreateView(APIView):
+    """Open an incident by hand or from an alert."""
+
+    permission_classes = [IsAuthenticated, HasDetectionPermission]
+    required_permission = "incidents.manage"
+
+    @extend_schema(
+        operation_id="security_incident_create",
+        request=IncidentSerializer,
+        responses=IncidentSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        body = IncidentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        user = request.user
+        assert isinstance(user, User)
+        alert = get_object_or_404(Alert, public_id=data["alert"]) if data.get("alert") else None
+        incident = incidents.incident_open(
+            title=data["title"],
+            severity=data["severity"],
+            description=data["description"],
+            by=user,
+            alert=alert,
+        )
+        return Response(IncidentSerializer(incident).data, status=201)
+
+
+class IncidentActionView(APIView):
+    """Move an incident on: next phase, note, review, close, communicate."""
+
+    permission_classes = [IsAuthenticated, HasDetectionPermission]
+    required_permission = "incidents.manage"
+
+    @extend_schema(
+        operation_id="security_incident_action",
+        request=IncidentActionSerializer,
+        responses=IncidentSerializer,
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        incident = get_object_or_404(Incident, public_id=public_id)
+        body = IncidentActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        user = request.user
+        assert isinstance(user, User)
+        action = data["action"]
+        if action == "phase":
+            if not data.get("phase"):
+                raise ValidationError({"phase": ["Name the next phase."]})
+            incident = incidents.incident_phase_advance(
+                incident=incident, phase=data["phase"], by=user, notes=data["notes"]
+            )
+        elif action == "note":
+            incidents.incident_phase_note(incident=incident, by=user, notes=data["notes"])
+        elif action == "review":
+            incident = incidents.incident_review_record(
+                incident=incident, by=user, summary=data["summary"]
+            )
+        elif action == "close":
+            incident = incidents.incident_close(incident=incident, by=user)
+        else:
+            incidents.incident_communication_send(
+                incident=incident,
+                template=data["template"],
+                recipients=data["recipients"],
+                by=user,
+                note=data["notes"],
+            )
+        incident.refresh_from_db()
+        return Response(IncidentSerializer(incident).data)

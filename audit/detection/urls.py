@@ -15,6 +15,12 @@ api_urlpatterns = [
         name="api-security-containment-reverse",
     ),
     path("ingest", api.IngestView.as_view(), name="api-security-ingest"),
+    path("incidents", api.IncidentCreateView.as_view(), name="api-security-incidents"),
+    path(
+        "incidents/<uuid:public_id>/actions",
+        api.IncidentActionView.as_view(),
+        name="api-security-incident-action",
+    ),
 ]
 
 urlpatterns = [

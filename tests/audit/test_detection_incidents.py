@@ -196,3 +196,41 @@ def test_metrics_expose_alerts_incidents_and_mttr(client: Client) -> None:
     )
     assert "cloudexpress_incidents_open 1.0" in body
     assert "cloudexpress_incident_mttr_seconds" in body
+
+
+def test_incident_through_the_api_from_alert_to_close(api_client) -> None:
+    now = timezone.now()
+    alert = _alert(now - dt.timedelta(minutes=20), now)
+    api_client.force_authenticate(factories.UserFactory())
+    refused = api_client.post(
+        "/api/compliance/security/incidents", {"title": "x", "severity": "low"}, format="json"
+    )
+    assert refused.status_code == 403
+    api_client.force_authenticate(factories.UserFactory(is_staff=True))
+    created = api_client.post(
+        "/api/compliance/security/incidents",
+        {"title": "Bastion brute force", "severity": "high", "alert": str(alert.public_id)},
+        format="json",
+    )
+    assert created.status_code == 201
+    url = f"/api/compliance/security/incidents/{created.json()['id']}/actions"
+    for phase in LATER:
+        response = api_client.post(url, {"action": "phase", "phase": phase}, format="json")
+        assert response.status_code == 200, response.json()
+    early = api_client.post(url, {"action": "close"}, format="json")
+    assert early.status_code == 409 and early.json()["code"] == "review_required"
+    told = api_client.post(
+        url,
+        {
+            "action": "communicate",
+            "template": "resolution_notice",
+            "recipients": ["customer@example.test"],
+        },
+        format="json",
+    )
+    assert told.status_code == 200
+    api_client.post(url, {"action": "review", "summary": "Keys only."}, format="json")
+    closed = api_client.post(url, {"action": "close"}, format="json")
+    assert closed.json()["status"] == "closed"
+    alert.refresh_from_db()
+    assert alert.incident is not None and alert.incident.communications.count() == 1
