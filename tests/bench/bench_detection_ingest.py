@@ -106,8 +106,10 @@ def test_ingest_throughput_against_plain_bulk_insert() -> None:
         Alert.objects.filter(rule="brute_force_ip", source_ip__startswith="203.0.113.").count()
         == 20
     )
-    assert full_rate >= 5000
+    # The ratio first: it holds on a loaded machine, where even the plain
+    # insert can fall below the absolute target.
     assert full_rate / plain_rate >= 0.25
+    assert full_rate >= 5000
 
 
 def _store_events(count: int) -> None:
