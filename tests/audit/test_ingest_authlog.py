@@ -27,6 +27,40 @@ FAILED = re.compile(
 )
 
 
+INVALID = re.compile(
+    r"^(\w{3}) +(\d+) (\d\d:\d\d:\d\d) \S+ sshd\[\d+\]: Invalid user (.*?) from ([0-9a-f.:]+)"
+)
+FAILED_USER = re.compile(r"Failed \S+ for (?:invalid user )?(.*?) from ")
+
+
+def _sprayers(lines: list[str]) -> set[str]:
+    """Addresses that tried at least `accounts` distinct user names within
+    the window, counting failed logins and invalid-user lines."""
+    rule = settings.DETECTION_RULES["password_spraying"]
+    window = dt.timedelta(minutes=rule["window_minutes"])
+    tries: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for line in lines:
+        failed, invalid = FAILED.match(line), INVALID.match(line)
+        if failed:
+            month, day, clock, _, _, address = failed.groups()
+            name = FAILED_USER.search(line).group(1)
+        elif invalid:
+            month, day, clock, name, address = invalid.groups()
+        else:
+            continue
+        at = dt.datetime.strptime(f"2026 {month} {day} {clock}", "%Y %b %d %H:%M:%S")
+        tries[address].append((at, name))
+    found = set()
+    for address, attempts in tries.items():
+        attempts.sort()
+        for end, _ in attempts:
+            names = {name for at, name in attempts if end - window < at <= end}
+            if len(names) >= rule["accounts"]:
+                found.add(address)
+                break
+    return found
+
+
 def _independent_count(path: Path) -> dict[str, object]:
     lines = path.read_text().splitlines()
     failures: dict[str, list[tuple[dt.datetime, int]]] = defaultdict(list)
@@ -63,6 +97,7 @@ def _independent_count(path: Path) -> dict[str, object]:
         "accepted_lines": sum(1 for line in lines if "Accepted" in line),
         "busiest": max(password_sources.values()),
         "attackers": attackers,
+        "sprayers": _sprayers(lines),
     }
 
 
@@ -117,6 +152,8 @@ def test_auth_log_import_matches_an_independent_count(shared_data: Path) -> None
     brute = Alert.objects.filter(rule="brute_force_ip")
     assert set(brute.values_list("source_ip", flat=True)) == expected["attackers"]
     assert not Alert.objects.filter(source_ip="127.0.0.1").exists()
+    spraying = Alert.objects.filter(rule="password_spraying")
+    assert set(spraying.values_list("source_ip", flat=True)) == expected["sprayers"]
     busiest = brute.get(source_ip="24.151.103.17")
     assert busiest.severity == "critical"  # the burst was followed by accepted logins
     assert busiest.event_count >= 10
