@@ -7,12 +7,14 @@ import datetime as dt
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
+from accounts.models import User
 from audit.detection import alerts as alert_services
-from audit.detection import incidents, selectors
+from audit.detection import incidents, notifications, selectors
 from audit.detection.permissions import user_has_permission
-from audit.models import Alert, Incident
+from audit.models import Alert, Incident, Notification, NotificationPreference
 
 
 def _require(request: HttpRequest, code: str) -> None:
@@ -92,5 +94,38 @@ def incident_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
-    notifications = list(request.user.notifications.order_by("-created_at")[:100])  # type: ignore[union-attr]
-    return render(request, "detection/notification_list.html", {"notifications": notifications})
+    """The user's own notifications and their preferences per kind."""
+    user = request.user
+    assert isinstance(user, User)
+    if request.method == "POST":
+        for kind, _label in Notification.Kind.choices:
+            notifications.preference_set(
+                user=user,
+                kind=kind,
+                in_app=request.POST.get(f"{kind}-in_app") == "on",
+                email=request.POST.get(f"{kind}-email") == "on",
+            )
+        Notification.objects.filter(recipient=user, read_at=None).update(read_at=timezone.now())
+        return redirect("security-notifications")
+    stored = {
+        p.kind: (p.in_app, p.email) for p in NotificationPreference.objects.filter(user=user)
+    }
+    rows = [
+        {
+            "kind": kind,
+            "label": label,
+            # Without a stored choice, both channels are on.
+            "in_app": stored.get(kind, (True, True))[0],
+            "email": stored.get(kind, (True, True))[1],
+            "email_locked": kind == Notification.Kind.ACCOUNT_SECURITY,
+        }
+        for kind, label in Notification.Kind.choices
+    ]
+    return render(
+        request,
+        "detection/notification_list.html",
+        {
+            "notifications": list(user.notifications.order_by("-created_at")[:100]),
+            "preferences": rows,
+        },
+    )

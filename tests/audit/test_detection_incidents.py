@@ -234,3 +234,21 @@ def test_incident_through_the_api_from_alert_to_close(api_client) -> None:
     assert closed.json()["status"] == "closed"
     alert.refresh_from_db()
     assert alert.incident is not None and alert.incident.communications.count() == 1
+
+
+def test_preferences_page_saves_choices_and_keeps_account_email(client: Client) -> None:
+    user = factories.UserFactory()
+    notifications.account_security_notify(user=user, event_kind="api_key_created", event_id=1)
+    client.force_login(user)
+    page = client.get("/security/notifications/")
+    assert "A new API key was created" in page.content.decode()
+    client.post("/security/notifications/", {"alert_raised-in_app": "on"})
+    from audit.models import NotificationPreference
+
+    chosen = {
+        p.kind: (p.in_app, p.email) for p in NotificationPreference.objects.filter(user=user)
+    }
+    assert chosen["alert_raised"] == (True, False)
+    assert chosen["reminder"] == (False, False)
+    assert chosen["account_security"] == (False, True)
+    assert not Notification.objects.filter(recipient=user, read_at=None).exists()
