@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User, UserSession
 from audit.detection import blocklist, types
-from audit.models import Alert, BlockedAddress, ContainmentAction, SecurityEvent
+from audit.models import Alert, AlertEvent, BlockedAddress, ContainmentAction, SecurityEvent
 from audit.services import security_event_record
 from cloudexpress import requestcontext
 from cloudexpress.api.exceptions import ServiceError
@@ -66,7 +66,7 @@ def alert_contain(*, alert: Alert, now: dt.datetime | None = None) -> list[Conta
         actions: list[ContainmentAction] = []
         user = (
             User.objects.filter(pk=alert.subject_user_id).first()
-            if alert.subject_user_id is not None
+            if alert.subject_user_id is not None and _seen_by_the_portal(alert)
             else None
         )
         if user is not None:
@@ -93,6 +93,21 @@ def alert_contain(*, alert: Alert, now: dt.datetime | None = None) -> list[Conta
         alert.save(update_fields=["contained_at"])
     logger.info("alert.contained", extra={"alert_id": alert.pk, "steps": len(actions)})
     return actions
+
+
+def _seen_by_the_portal(alert: Alert) -> bool:
+    """Whether the portal itself recorded any of the alert's events.
+
+    Ingested lines can name any account; an account is locked only when the
+    portal saw part of the attack, so the ingest endpoint cannot be used to
+    lock people out. The address is still blocked on ingested evidence.
+    """
+    event_ids = AlertEvent.objects.filter(alert=alert).values("event_id")
+    return (
+        SecurityEvent.objects.filter(pk__in=event_ids)
+        .exclude(system_actor__startswith="ingest:")
+        .exists()
+    )
 
 
 def _lock_account(alert: Alert, user: User) -> ContainmentAction:

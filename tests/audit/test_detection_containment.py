@@ -123,3 +123,39 @@ def test_old_activity_and_loopback_are_not_contained() -> None:
     assert victim.is_active is True
     assert not BlockedAddress.objects.exists()
     assert not ContainmentAction.objects.filter(kind="block_ip").exists()
+
+
+def test_ingested_events_block_the_address_but_never_lock_an_account() -> None:
+    import json
+
+    from audit.detection.ingest import events_ingest, parse_jsonl
+
+    victim = factories.UserFactory()
+    now = timezone.now().isoformat()
+    lines = [
+        json.dumps(
+            {
+                "type": "auth.sign_in_failed",
+                "occurred_at": now,
+                "ip": ATTACKER,
+                "target_user": str(victim.public_id),
+                "detail": {"n": n},
+            }
+        )
+        for n in range(10)
+    ] + [
+        json.dumps(
+            {
+                "type": "auth.sign_in_succeeded",
+                "occurred_at": now,
+                "ip": ATTACKER,
+                "actor": str(victim.public_id),
+            }
+        )
+    ]
+    events_ingest(parse_jsonl(lines), source="sensor")
+    assert Alert.objects.filter(rule="brute_force_account", severity="critical").count() == 1
+    victim.refresh_from_db()
+    assert victim.is_active is True
+    assert not ContainmentAction.objects.filter(kind="lock_account").exists()
+    assert BlockedAddress.objects.filter(network=f"{ATTACKER}/32").count() == 1
