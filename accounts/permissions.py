@@ -14,6 +14,7 @@ CATALOG: dict[str, str] = {
     "ip_allowlist.manage": "Change the organization's IP allowlist",
     "approvals.decide": "Approve or refuse critical operations requested by others",
     "security_events.view": "See security events and alerts",
+    "security_events.ingest": "Send external security events to the ingest endpoint",
     "audit_log.view": "See the audit trail",
     "incidents.manage": "Open and run incidents",
     "controls.view": "See controls, checks and results",
@@ -42,7 +43,11 @@ AUDITOR = frozenset(
         "retention.view",
     }
 )
-ADMIN_OWN = frozenset(set(CATALOG) - {"org.delete", "ownership.transfer"} - MEMBER)
+# Ingest can fabricate events about any account, so no built-in role holds
+# it: staff or a custom role granted on purpose.
+ADMIN_OWN = frozenset(
+    set(CATALOG) - {"org.delete", "ownership.transfer", "security_events.ingest"} - MEMBER
+)
 OWNER_OWN = frozenset({"org.delete", "ownership.transfer"})
 
 # name, kind, parent kind, own permissions

@@ -9,3 +9,7 @@ class AuditConfig(AppConfig):
         from audit import registration
 
         registration.register_models()
+
+        from audit.detection import metrics, tasks  # noqa: F401 - registers the beat tasks
+
+        metrics.collector_register()

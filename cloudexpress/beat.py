@@ -39,4 +39,13 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.run_checks",
         "schedule": 3600.0,
     },
+    # Reads every event after its cursor, so a missed run catches up.
+    "audit-detection": {
+        "task": "audit.detection_run",
+        "schedule": 300.0,
+    },
+    "audit-notifications-daily": {
+        "task": "audit.notifications_daily",
+        "schedule": 24 * 3600.0,
+    },
 }

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "cloudexpress.requestcontext.RequestContextMiddleware",
+    "audit.detection.middleware.BlockedAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "cloudexpress.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -479,3 +480,42 @@ LOGGING = {
 }
 
 JWT_ACCESS_LIFETIME = timedelta(minutes=_env_int("JWT_ACCESS_MINUTES", 5))
+
+# --- Detection and response -------------------------------------------------
+
+# One entry per rule in audit/detection/rules.py. Windows are in minutes;
+# "correlation_minutes" is how long a quiet spell may last before the same
+# subject opens a new alert instead of extending the old one.
+DETECTION_RULES: dict[str, dict[str, object]] = {
+    "brute_force_ip": {"threshold": 10, "window_minutes": 10, "severity": "high"},
+    "brute_force_account": {"threshold": 10, "window_minutes": 10, "severity": "high"},
+    "password_spraying": {"accounts": 5, "window_minutes": 30, "severity": "high"},
+    "new_network_sensitive_action": {"window_minutes": 60, "severity": "high"},
+    "impossible_travel": {
+        "max_speed_kmh": 900,
+        "min_distance_km": 500,
+        "lookback_minutes": 12 * 60,
+        "severity": "high",
+    },
+    "privilege_escalation_export": {"window_minutes": 60, "severity": "critical"},
+    "api_key_new_network": {"lookback_minutes": 0, "severity": "medium"},
+    "mass_export": {"threshold": 5, "rows": 50_000, "window_minutes": 60, "severity": "high"},
+    "permission_denials": {"threshold": 10, "window_minutes": 10, "severity": "medium"},
+    "threat_intel_match": {"lookback_minutes": 0, "severity": "high"},
+}
+DETECTION_CORRELATION_MINUTES = _env_int("DETECTION_CORRELATION_MINUTES", 24 * 60)
+DETECTION_RISK: dict[str, object] = {
+    "alpha": 1.0,
+    "min_history": 3,
+    "points_per_bit": 6.0,
+    "max_anomaly_points": 60,
+    "threat_points": 40,
+}
+DETECTION_CONTAINMENT: dict[str, object] = {
+    "enabled": _env_bool("DETECTION_CONTAINMENT", default=True),
+    "block_minutes": _env_int("DETECTION_BLOCK_MINUTES", 24 * 60),
+    # Alerts about activity older than this (an imported old log) are not
+    # contained: blocking or locking now would answer nothing.
+    "max_age_minutes": 24 * 60,
+}
+NOTIFICATION_RETENTION_DAYS = 90

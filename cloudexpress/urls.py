@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import org_urls
+from audit.detection import urls as detection_urls
 from cloudexpress import views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
@@ -22,6 +23,7 @@ api_patterns = [
     path(
         "compliance/reports/pack", ReportPackAPIView.as_view(), name="api-compliance-reports-pack"
     ),
+    path("compliance/security/", include(detection_urls.api_urlpatterns)),
 ]
 
 urlpatterns = [
@@ -37,6 +39,7 @@ urlpatterns = [
     path("governance/", include("compliance.governance.urls")),
     path("compliance/", include("compliance.urls")),
     path("reports/", include("compliance.reports.urls")),
+    path("security/", include(detection_urls.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]
