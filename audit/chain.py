@@ -115,9 +115,14 @@ def _canonical_value(value: Any) -> Any:
     return str(value)
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_PERSONAL_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def canonical_content(values: Sequence[Any]) -> bytes:
     """Encode the hashed columns, in ``HASHED_FIELDS`` order, as bytes."""
-    return json.dumps([_canonical_value(v) for v in values], separators=(",", ":")).encode()
+    return _CONTENT_ENCODER.encode([_canonical_value(v) for v in values]).encode()
 
 
 def row_hash_of(prev_hash: str, content: bytes) -> str:
@@ -127,10 +132,11 @@ def row_hash_of(prev_hash: str, content: bytes) -> str:
 
 
 def personal_digest_of(salt: bytes, values: Sequence[Any]) -> str:
-    encoded = json.dumps(
-        [_canonical_value(v) if not isinstance(v, dict | list) else v for v in values],
-        sort_keys=True,
-        separators=(",", ":"),
+    encoded = _PERSONAL_ENCODER.encode(
+        [
+            v if v is None or isinstance(v, dict | list | str) else _canonical_value(v)
+            for v in values
+        ]
     ).encode()
     return hashlib.sha256(bytes(salt) + encoded).hexdigest()
 
@@ -382,6 +388,15 @@ def verify_chain(
     hashed copy, or it differs from a head anchor. Head anchors beyond the
     last row reveal truncation.
     """
+    # One transaction: the anchors and the rows are read from one moment's
+    # data, and the server-side cursor needs no WITH HOLD copy of the table.
+    with transaction.atomic():
+        return _verify_chain(model, chunk_size=chunk_size, check_personal=check_personal)
+
+
+def _verify_chain(
+    model: type[models.Model], *, chunk_size: int, check_personal: bool
+) -> VerifyReport:
     from audit.models import Anchor
 
     chain_label = label(model)
@@ -403,12 +418,29 @@ def verify_chain(
         ).values_list("seq", "row_hash")
     )
     fk_names = [name for pair in fk_pairs for name in pair]
-    columns = ["id", "prev_hash", "row_hash", "personal_salt", *hashed, *personal, *fk_names]
-    n_hashed = len(hashed)
     base = 4
-    p_start = base + n_hashed
+    # Timestamps come as text in their canonical form where the database can
+    # render it, which spares parsing and formatting one per row.
+    hashed_columns, annotations, dt_indexes = list(hashed), {}, []
+    for i in _datetime_indexes(model, hashed):
+        expression = dbvendor.timestamp_as_isoformat(hashed[i])
+        if expression is None:
+            dt_indexes.append(base + i)
+        else:
+            alias = f"_{hashed[i]}_iso"
+            annotations[alias] = expression
+            hashed_columns[i] = alias
+    columns = [
+        "id",
+        "prev_hash",
+        "row_hash",
+        "personal_salt",
+        *hashed_columns,
+        *personal,
+        *fk_names,
+    ]
+    p_start = base + len(hashed)
     f_start = p_start + len(personal)
-    dt_indexes = [base + i for i in _datetime_indexes(model, hashed)]
     uuid_indexes = [
         base + i
         for i, name in enumerate(hashed)
@@ -417,10 +449,15 @@ def verify_chain(
     fk_positions = [
         (f_start + 2 * i, f_start + 2 * i + 1, fk) for i, (fk, _) in enumerate(fk_pairs)
     ]
-    dumps = json.dumps
+    encode_content = _CONTENT_ENCODER.encode
     sha256 = hashlib.sha256
 
-    rows = model._default_manager.order_by("seq").values_list(*columns).iterator(chunk_size)
+    rows = (
+        model._default_manager.annotate(**annotations)
+        .order_by("seq")
+        .values_list(*columns)
+        .iterator(chunk_size)
+    )
     last_pk = None
     for raw in rows:
         row = list(raw)
@@ -446,7 +483,7 @@ def verify_chain(
             row[i] = row[i].isoformat(timespec="microseconds")
         for i in uuid_indexes:
             row[i] = str(row[i])
-        content = dumps(row[base:p_start], separators=(",", ":")).encode()
+        content = encode_content(row[base:p_start]).encode()
         digest = sha256(prev_hash.encode())
         digest.update(content)
         if digest.hexdigest() != stored_hash:

@@ -47,3 +47,10 @@ def context() -> Iterator[requestcontext.RequestContext]:
     )
     with requestcontext.bind(bound) as value:
         yield value
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: object) -> None:
+    # Passwords play no part in these tests; Argon2 would make each user
+    # cost a noticeable share of a second on a shared machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
