@@ -25,6 +25,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -265,7 +266,9 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
         if not f.primary_key and f.attname not in {"seq", "prev_hash", "row_hash"}
     ]
     columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join("%s" for _ in fields)
+    # Typed placeholders: the statement is prepared once per connection and
+    # a SELECT list gives the server no column to infer a type from.
+    placeholders = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
     # One statement takes the head row's lock, advances it and inserts the
     # row linked to it. Waiting on the lock, PostgreSQL re-reads the head
     # row as the previous writer committed it, so the link is always to the
@@ -273,8 +276,8 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
     # ``row_hash_of`` hashes.
     sql = (
         f"WITH h AS (UPDATE {_head_table()} SET seq = seq + 1, prev_hash = row_hash, "  # noqa: S608
-        "row_hash = encode(sha256(convert_to(row_hash || '[' || (seq + 1)::text || %s, "
-        "'UTF8')), 'hex') WHERE chain = %s RETURNING seq, prev_hash, row_hash) "
+        "row_hash = encode(sha256(convert_to(row_hash || '[' || (seq + 1)::text || %s::text, "
+        "'UTF8')), 'hex') WHERE chain = %s::text RETURNING seq, prev_hash, row_hash) "
         f"INSERT INTO {quote(model._meta.db_table)} (seq, prev_hash, row_hash, {columns}) "
         f"SELECT h.seq, h.prev_hash, h.row_hash, {placeholders} FROM h "
         "RETURNING id, seq, prev_hash, row_hash"
@@ -284,6 +287,21 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
 
 
 _INSERT_SQL: dict[type[models.Model], tuple[str, list[models.Field[Any, Any]]]] = {}
+
+
+def _execute_prepared(sql: str, params: list[Any]) -> Any:
+    """Run ``sql`` as a prepared statement and return its one row.
+
+    Django's cursors bind on the client, so the server would parse and plan
+    this statement on every audited write; a server-binding cursor on the
+    same connection (and transaction) prepares it once per connection.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
 
 
 def insert_chained(row: Any, *args: Any, **kwargs: Any) -> None:
@@ -305,13 +323,12 @@ def insert_chained(row: Any, *args: Any, **kwargs: Any) -> None:
     sql, fields = _insert_sql(model)
     params = [rest, label(model)]
     params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        returned = cursor.fetchone()
+    with transaction.atomic(using=using, savepoint=False):
+        returned = _execute_prepared(sql, params)
         if returned is None:
-            _ensure_head(cursor, model)
-            cursor.execute(sql, params)
-            returned = cursor.fetchone()
+            with connection.cursor() as cursor:
+                _ensure_head(cursor, model)
+            returned = _execute_prepared(sql, params)
     row.pk, row.seq, row.prev_hash, row.row_hash = returned
     row._state.adding = False
     row._state.db = using
@@ -388,9 +405,12 @@ def verify_chain(
     hashed copy, or it differs from a head anchor. Head anchors beyond the
     last row reveal truncation.
     """
-    # One transaction: the anchors and the rows are read from one moment's
-    # data, and the server-side cursor needs no WITH HOLD copy of the table.
-    with transaction.atomic():
+    # PostgreSQL: one transaction, so the anchors and the rows are read from
+    # one moment's data and the server-side cursor needs no WITH HOLD copy of
+    # the table. SQLite: a transaction there is BEGIN IMMEDIATE, which would
+    # hold every writer off for the whole walk.
+    scope = transaction.atomic() if dbvendor.is_postgresql() else nullcontext()
+    with scope:
         return _verify_chain(model, chunk_size=chunk_size, check_personal=check_personal)
 
 
