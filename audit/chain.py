@@ -142,12 +142,18 @@ def personal_digest_of(salt: bytes, values: Sequence[Any]) -> str:
     return hashlib.sha256(bytes(salt) + encoded).hexdigest()
 
 
+def _field(row: models.Model | type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = row._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
+
+
 def compute_hash(prev_hash: str, row: models.Model) -> str:
     """Hash ``row`` as it will read back: each value through its field's
     ``to_python`` first (an integer key given to a text column is text)."""
     values = []
     for name in HASHED_FIELDS[label(row)]:
-        value = row._meta.get_field(name).to_python(getattr(row, name))
+        value = _field(row, name).to_python(getattr(row, name))
         setattr(row, name, value)
         values.append(value)
     return row_hash_of(prev_hash, canonical_content(values))
@@ -249,7 +255,7 @@ def _content_after_seq(row: Any) -> str:
     """The canonical content without its leading ``[seq``: what follows it."""
     values = []
     for name in HASHED_FIELDS[label(row)][1:]:
-        value = row._meta.get_field(name).to_python(getattr(row, name))
+        value = _field(row, name).to_python(getattr(row, name))
         setattr(row, name, value)
         values.append(value)
     return "," + canonical_content(values).decode()[1:]
@@ -265,7 +271,7 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
         for f in model._meta.concrete_fields
         if not f.primary_key and f.attname not in {"seq", "prev_hash", "row_hash"}
     ]
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     # Typed placeholders: the statement is prepared once per connection and
     # a SELECT list gives the server no column to infer a type from.
     placeholders = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)

@@ -46,7 +46,8 @@ def _log_update(sender: type[models.Model], instance: models.Model, **kwargs: An
 
     from audit.models import AuditLogEntry
 
-    if auditlog_disabled.get() or (kwargs.get("raw") and settings.AUDITLOG_DISABLE_ON_RAW_SAVE):
+    raw_disabled = getattr(settings, "AUDITLOG_DISABLE_ON_RAW_SAVE", False)
+    if auditlog_disabled.get() or (kwargs.get("raw") and raw_disabled):
         return
     if instance._state.adding or instance.pk is None:
         return

@@ -221,6 +221,7 @@ def m2m_through_write(
     field = instance._meta.get_field(field_name)
     assert isinstance(field, models.ManyToManyField)
     through = field.remote_field.through
+    assert isinstance(through, type) and issubclass(through, models.Model)
     source = field.m2m_field_name()
     target = field.m2m_reverse_field_name()
     add, remove = list(add), list(remove)

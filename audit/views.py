@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def audit_permission_denied(request: HttpRequest, permission: str) -> None:
@@ -39,7 +40,7 @@ def audit_permission_denied(request: HttpRequest, permission: str) -> None:
 def _requires(permission: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not selectors.audit_access_allowed(request.user, permission):
@@ -94,7 +95,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @require_GET
 @_requires(selectors.AUDIT_LOG_VIEW)
 def audit_log_entry(request: HttpRequest, seq: int) -> HttpResponse:
-    entry = get_object_or_404(
+    entry: AuditLogEntry = get_object_or_404(
         AuditLogEntry.objects.select_related("actor", "content_type"), seq=seq
     )
     return render(request, "audit/log_detail.html", {"entry": entry})
@@ -102,7 +103,7 @@ def audit_log_entry(request: HttpRequest, seq: int) -> HttpResponse:
 
 @require_GET
 @_requires(selectors.AUDIT_LOG_VIEW)
-def audit_log_export(request: HttpRequest) -> HttpResponse:
+def audit_log_export(request: HttpRequest) -> HttpResponseBase:
     form = AuditLogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     security_event_record(
@@ -128,7 +129,7 @@ def security_events(request: HttpRequest) -> HttpResponse:
 @require_GET
 @_requires(selectors.SECURITY_EVENTS_VIEW)
 def security_event(request: HttpRequest, public_id: str) -> HttpResponse:
-    event = get_object_or_404(
+    event: SecurityEvent = get_object_or_404(
         SecurityEvent.objects.select_related("actor", "target_user", "organization"),
         public_id=public_id,
     )
@@ -137,7 +138,7 @@ def security_event(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_GET
 @_requires(selectors.SECURITY_EVENTS_VIEW)
-def security_events_export(request: HttpRequest) -> HttpResponse:
+def security_events_export(request: HttpRequest) -> HttpResponseBase:
     form = SecurityEventFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     security_event_record(
