@@ -40,10 +40,13 @@ def staff_client(staff: factories.User) -> Client:
 
 
 @pytest.fixture
-def context() -> Iterator[requestcontext.RequestContext]:
+def context(db: None) -> Iterator[requestcontext.RequestContext]:
     """A request context as the middleware binds it, for direct service calls."""
     bound = requestcontext.RequestContext(
-        request_id="req-test-0001", ip="198.51.100.7", user_agent="pytest-agent"
+        request_id="req-test-0001",
+        ip="198.51.100.7",
+        user_agent="pytest-agent",
+        actor_id=factories.UserFactory().pk,
     )
     with requestcontext.bind(bound) as value:
         yield value
