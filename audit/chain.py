@@ -391,6 +391,21 @@ class VerifyReport:
         return self.problem is None
 
 
+def _erased_seqs(chain_label: str) -> set[int]:
+    """The seqs that erasures recorded clearing the salt of, in this chain."""
+    from audit.models import SecurityEvent
+
+    key = {"audit.auditlogentry": "entries", "audit.securityevent": "events"}[chain_label]
+    seqs: set[int] = set()
+    details = SecurityEvent.objects.filter(event_type=SecurityEvent.Type.DATA_ERASED).values_list(
+        "detail", flat=True
+    )
+    for detail in details.iterator(500):
+        recorded = (detail or {}).get("erased_seqs") or {}
+        seqs.update(recorded.get(key) or ())
+    return seqs
+
+
 def _datetime_indexes(model: type[models.Model], names: Sequence[str]) -> list[int]:
     indexes = []
     for i, name in enumerate(names):
@@ -443,6 +458,7 @@ def _verify_chain(
             chain=chain_label, kind=Anchor.Kind.HEAD, seq__gte=expected_seq
         ).values_list("seq", "row_hash")
     )
+    erased = _erased_seqs(chain_label) if check_personal else set()
     fk_names = [name for pair in fk_pairs for name in pair]
     base = 4
     # Timestamps come as text in their canonical form where the database can
@@ -517,6 +533,10 @@ def _verify_chain(
             return report
         if check_personal:
             if salt is None:
+                if seq not in erased:
+                    reason = "personal salt removed outside an erasure"
+                    report.problem = Problem(seq, pk, reason)
+                    return report
                 report.erased_rows += 1
             elif personal_digest_of(salt, row[p_start:f_start]) != row[p_start - 1]:
                 report.problem = Problem(seq, pk, "personal columns do not match their digest")

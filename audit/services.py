@@ -25,6 +25,7 @@ from cloudexpress import requestcontext
 logger = logging.getLogger(__name__)
 
 ERASED = "[erased]"
+ERASED_SEQS = "erased_seqs"  # key of a data.erased event's detail: {chain: [seq, ...]}
 
 # Severity of each type when the caller does not say.
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -347,6 +348,11 @@ def audit_pseudonymise_subject(user: Any) -> dict[str, int]:
     cleared; the hashed columns (keys, times, types, the digest) are not
     touched, so the chain verifies. Changed field names are kept, their
     values are not. Called by the privacy erasure service.
+
+    The seq of every row whose salt is cleared is listed in the data.erased
+    event this writes, so ``audit_verify`` can tell an erased row from one
+    whose salt someone removed to hide an edit. Those events hold no
+    personal value and are never pseudonymised themselves.
     """
     from accounts.models import User
 
@@ -355,8 +361,9 @@ def audit_pseudonymise_subject(user: Any) -> dict[str, int]:
     entries = AuditLogEntry.objects.filter(
         Q(actor_pk=user.pk) | Q(content_type=user_type, object_pk=str(user.pk))
     )
-    erased_entries = []
-    for pk, changes in entries.values_list("pk", "changes").iterator(2000):
+    erased_entries, entry_seqs = [], []
+    for pk, seq, changes in entries.values_list("pk", "seq", "changes").iterator(2000):
+        entry_seqs.append(seq)
         erased_entries.append(
             AuditLogEntry(
                 pk=pk,
@@ -379,8 +386,11 @@ def audit_pseudonymise_subject(user: Any) -> dict[str, int]:
     )
 
     # By the indexed foreign keys: erasure runs while the user row exists.
-    events = SecurityEvent.objects.filter(Q(actor_id=user.pk) | Q(target_user_id=user.pk))
-    erased_events = events.update(
+    events = SecurityEvent.objects.filter(Q(actor_id=user.pk) | Q(target_user_id=user.pk)).exclude(
+        event_type=SecurityEvent.Type.DATA_ERASED
+    )
+    event_seqs = list(events.values_list("seq", flat=True))
+    erased_events = SecurityEvent.objects.filter(seq__in=event_seqs).update(
         ip=None, user_agent="", detail={"erased": pseudonym}, personal_salt=None
     )
     # TODO(erasure): events about an address or an e-mail with no account
@@ -392,7 +402,10 @@ def audit_pseudonymise_subject(user: Any) -> dict[str, int]:
     security_event_record(
         event_type=SecurityEvent.Type.DATA_ERASED,
         target_user=user,
-        detail={"audit_pseudonymised": counts},
+        detail={
+            "audit_pseudonymised": counts,
+            ERASED_SEQS: {"entries": entry_seqs, "events": event_seqs},
+        },
         ip="",
         user_agent="",
     )
