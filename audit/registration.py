@@ -11,6 +11,9 @@ values it was loaded with (and saved with last), and an update is diffed
 against those; an instance without them (deferred fields) falls back to
 auditlog's own receiver. The diff therefore says what this save changed
 relative to what its process read, which is the question an auditor asks.
+``refresh_from_db`` does not renew the remembered values (Django has no
+hook for it), so a save after a refresh also lists what others changed in
+between.
 """
 
 from __future__ import annotations
@@ -87,9 +90,11 @@ def _m2m_receiver(field_name: str) -> Any:
         if auditlog_disabled.get():
             return
         if action == "pre_clear":
-            related = getattr(instance, field_name) if not kwargs["reverse"] else None
-            if related is not None:
-                instance.__dict__[f"_audit_cleared_{field_name}"] = list(related.all())
+            if kwargs["reverse"]:  # permission.roles.clear(): the roles linked to it
+                linked = kwargs["model"]._default_manager.filter(**{field_name: instance})
+            else:
+                linked = getattr(instance, field_name).all()
+            instance.__dict__[f"_audit_cleared_{field_name}"] = list(linked)
             return
         if action == "post_clear":
             cleared = instance.__dict__.pop(f"_audit_cleared_{field_name}", None)

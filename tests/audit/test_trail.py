@@ -123,6 +123,25 @@ def test_m2m_add_remove_and_clear_each_leave_an_entry(
     _assert_context(groups, context.actor_id)
 
 
+def test_clear_from_the_reverse_side_records_what_was_linked(
+    context: requestcontext.RequestContext,
+) -> None:
+    permission = Permission.objects.create(code="r.1", description="")
+    linked, unlinked = Role.objects.create(name="Linked"), Role.objects.create(name="Unlinked")
+    linked.permissions.add(permission)
+
+    permission.roles.clear()
+
+    assert not linked.permissions.exists()
+    (entry,) = [e for e in _entries(permission) if "permissions" in (e.changes or {})]
+    assert entry.changes["permissions"] == {
+        "type": "m2m",
+        "operation": "delete",
+        "objects": ["Linked"],
+    }
+    assert unlinked.name not in str(entry.changes)
+
+
 def test_through_model_write_goes_through_the_service_and_is_audited(
     context: requestcontext.RequestContext,
 ) -> None:
