@@ -87,6 +87,15 @@ def security_event_record(
     return event
 
 
+def permission_denied_record(*, user: Any, permission: str, path: str) -> SecurityEvent:
+    """Record that ``user`` was refused ``permission`` at ``path``."""
+    return security_event_record(
+        event_type=SecurityEvent.Type.PERMISSION_DENIED,
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        detail={"permission": permission, "path": path},
+    )
+
+
 # --- Writes that bypass model signals ----------------------------------------
 
 

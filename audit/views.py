@@ -19,22 +19,13 @@ from django.views.decorators.http import require_GET
 from audit import selectors
 from audit.forms import AuditLogFilterForm, SecurityEventFilterForm
 from audit.models import AuditLogEntry, SecurityEvent
-from audit.services import security_event_record
+from audit.services import permission_denied_record, security_event_record
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 
 View = Callable[..., HttpResponseBase]
-
-
-def audit_permission_denied(request: HttpRequest, permission: str) -> None:
-    """Record that ``request`` was refused ``permission``."""
-    security_event_record(
-        event_type=SecurityEvent.Type.PERMISSION_DENIED,
-        actor=request.user if request.user.is_authenticated else None,
-        detail={"permission": permission, "path": request.path},
-    )
 
 
 def _requires(permission: str) -> Callable[[View], View]:
@@ -44,7 +35,9 @@ def _requires(permission: str) -> Callable[[View], View]:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not selectors.audit_access_allowed(request.user, permission):
-                audit_permission_denied(request, permission)
+                permission_denied_record(
+                    user=request.user, permission=permission, path=request.path
+                )
                 return render(
                     request, "errors/error.html", {"status": 403, "title": "Forbidden"}, status=403
                 )

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from audit import selectors
 from audit.forms import AuditLogFilterForm, SecurityEventFilterForm
 from audit.models import AuditLogEntry, SecurityEvent
-from audit.views import audit_permission_denied
+from audit.services import permission_denied_record
 
 
 class NewestFirst(CursorPagination):
@@ -33,7 +33,7 @@ def _requires(permission: str) -> type[BasePermission]:
                 return False  # 401 from the authentication classes
             if selectors.audit_access_allowed(request.user, permission):
                 return True
-            audit_permission_denied(request, permission)
+            permission_denied_record(user=request.user, permission=permission, path=request.path)
             return False
 
     Allowed.__name__ = f"Requires_{permission.replace('.', '_')}"
