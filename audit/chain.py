@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models, router, transaction
+from django.db import connection, connections, models, router, transaction
 from django.db.models import signals
 
 from cloudexpress import dbvendor, requestcontext
@@ -295,7 +295,7 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
 _INSERT_SQL: dict[type[models.Model], tuple[str, list[models.Field[Any, Any]]]] = {}
 
 
-def _execute_prepared(sql: str, params: list[Any]) -> Any:
+def _execute_prepared(db: Any, sql: str, params: list[Any]) -> Any:
     """Run ``sql`` as a prepared statement and return its one row.
 
     Django's cursors bind on the client, so the server would parse and plan
@@ -304,8 +304,8 @@ def _execute_prepared(sql: str, params: list[Any]) -> Any:
     """
     import psycopg
 
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    db.ensure_connection()
+    with psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
 
@@ -324,17 +324,20 @@ def insert_chained(row: Any, *args: Any, **kwargs: Any) -> None:
         return
 
     using = router.db_for_write(model)
+    # The connection itself, not the ``connection`` proxy: every attribute
+    # read through the proxy is a lookup, and this loop makes dozens.
+    db = connections[using]
     signals.pre_save.send(sender=model, instance=row, raw=False, using=using, update_fields=None)
     rest = _content_after_seq(row)
     sql, fields = _insert_sql(model)
     params = [rest, label(model)]
-    params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    params += [f.get_db_prep_save(f.pre_save(row, True), db) for f in fields]
     with transaction.atomic(using=using, savepoint=False):
-        returned = _execute_prepared(sql, params)
+        returned = _execute_prepared(db, sql, params)
         if returned is None:
-            with connection.cursor() as cursor:
+            with db.cursor() as cursor:
                 _ensure_head(cursor, model)
-            returned = _execute_prepared(sql, params)
+            returned = _execute_prepared(db, sql, params)
     row.pk, row.seq, row.prev_hash, row.row_hash = returned
     row._state.adding = False
     row._state.db = using

@@ -163,8 +163,11 @@ def queryset_update_audited(queryset: models.QuerySet[Any], *, via: str, **value
     """``queryset.update(**values)`` with one audit entry per changed row.
 
     The rows are locked first so the old values recorded are the ones the
-    update replaced.
+    update replaced. Values must be plain values, not expressions: the entry
+    records what each row became.
     """
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        raise ValueError("queryset_update_audited takes plain values, not expressions")
     model = queryset.model
     excluded = _excluded_fields(model)
     names = list(values)

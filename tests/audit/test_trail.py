@@ -186,6 +186,13 @@ def test_queryset_update_through_the_service_leaves_one_entry_per_row(
     assert len(_entries(untouched)) == 1
 
 
+def test_queryset_update_refuses_expressions_it_cannot_record() -> None:
+    from django.db.models import F
+
+    with pytest.raises(ValueError):
+        queryset_update_audited(JobRun.objects.all(), via="queryset.update", job=F("slot"))
+
+
 def test_bulk_create_through_the_service_leaves_create_entries(
     context: requestcontext.RequestContext,
 ) -> None:
