@@ -100,6 +100,8 @@ FK_COPIES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 _JSON_PERSONAL = {"changes", "serialized_data", "additional_data", "detail"}
+# JSON columns of the chained tables, sent to the server as JSON text.
+_JSON_COLUMNS = _JSON_PERSONAL | {"risk_factors"}
 
 
 def label(model: type[models.Model] | models.Model) -> str:
@@ -121,6 +123,31 @@ _CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"))
 _PERSONAL_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
 
+def _compact_encoder(encoder: json.JSONEncoder) -> Any:
+    """``encoder.encode`` without its Python wrapper, for the verification
+    loop: the same C encoder json.dumps uses, called directly. Same output."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    one_shot = make(
+        None,
+        encoder.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    return lambda value: "".join(one_shot(value, 0))
+
+
+_encode_content = _compact_encoder(_CONTENT_ENCODER)
+_encode_personal = _compact_encoder(_PERSONAL_ENCODER)
+_PLAIN_ENCODER = json.JSONEncoder()
+
+
 def canonical_content(values: Sequence[Any]) -> bytes:
     """Encode the hashed columns, in ``HASHED_FIELDS`` order, as bytes."""
     return _CONTENT_ENCODER.encode([_canonical_value(v) for v in values]).encode()
@@ -133,12 +160,12 @@ def row_hash_of(prev_hash: str, content: bytes) -> str:
 
 
 def personal_digest_of(salt: bytes, values: Sequence[Any]) -> str:
-    encoded = _PERSONAL_ENCODER.encode(
-        [
-            v if v is None or isinstance(v, dict | list | str) else _canonical_value(v)
-            for v in values
-        ]
-    ).encode()
+    """sha256(salt || canonical JSON of the personal values).
+
+    The values are JSON-native by the time they are stored (``_seal_personal``
+    makes them so), and read back as such.
+    """
+    encoded = _encode_personal(list(values)).encode()
     return hashlib.sha256(bytes(salt) + encoded).hexdigest()
 
 
@@ -191,6 +218,8 @@ def _seal_personal(row: Any) -> None:
             # "" is stored as NULL; hash what will be read back.
             prepared = type(row)._meta.get_field(name).get_prep_value(value) if value else None
             setattr(row, name, prepared)
+        elif value is not None:
+            setattr(row, name, _field(row, name).to_python(value))
     salt = os.urandom(SALT_BYTES)
     row.personal_salt = salt
     row.personal_digest = personal_digest_of(salt, [getattr(row, n) for n in names])
@@ -251,11 +280,19 @@ def _set_head(model: type[models.Model], seq: int, row_hash: str) -> None:
             )
 
 
+_HASHED_AFTER_SEQ: dict[type[models.Model], list[tuple[str, Any]]] = {}
+
+
 def _content_after_seq(row: Any) -> str:
     """The canonical content without its leading ``[seq``: what follows it."""
+    model = type(row)
+    fields = _HASHED_AFTER_SEQ.get(model)
+    if fields is None:
+        fields = [(name, _field(model, name).to_python) for name in HASHED_FIELDS[label(row)][1:]]
+        _HASHED_AFTER_SEQ[model] = fields
     values = []
-    for name in HASHED_FIELDS[label(row)][1:]:
-        value = _field(row, name).to_python(getattr(row, name))
+    for name, to_python in fields:
+        value = to_python(getattr(row, name))
         setattr(row, name, value)
         values.append(value)
     return "," + canonical_content(values).decode()[1:]
@@ -331,7 +368,14 @@ def insert_chained(row: Any, *args: Any, **kwargs: Any) -> None:
     rest = _content_after_seq(row)
     sql, fields = _insert_sql(model)
     params = [rest, label(model)]
-    params += [f.get_db_prep_save(f.pre_save(row, True), db) for f in fields]
+    # Values go as plain Python values: every placeholder carries its column
+    # type, so the driver needs no per-field adaptation (JSON goes as text).
+    values = row.__dict__
+    for f in fields:
+        value = values[f.attname]
+        if value is not None and f.attname in _JSON_COLUMNS:
+            value = _PLAIN_ENCODER.encode(value)
+        params.append(value)
     with transaction.atomic(using=using, savepoint=False):
         returned = _execute_prepared(db, sql, params)
         if returned is None:
@@ -392,6 +436,36 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+
+def verification_columns(
+    model: type[models.Model], *, check_personal: bool = True
+) -> tuple[list[str], dict[str, Any]]:
+    """The columns ``verify_chain`` reads, in order, and the annotations some
+    of them name.
+
+    Timestamps come as text in their canonical form where the database can
+    render it, which spares parsing and formatting one per row.
+    """
+    chain_label = label(model)
+    hashed = list(HASHED_FIELDS[chain_label])
+    annotations = {}
+    for i in _datetime_indexes(model, hashed):
+        expression = dbvendor.timestamp_as_isoformat(hashed[i])
+        if expression is not None:
+            alias = f"_{hashed[i]}_iso"
+            annotations[alias] = expression
+            hashed[i] = alias
+    for i, name in enumerate(HASHED_FIELDS[chain_label]):
+        if isinstance(model._meta.get_field(name), models.UUIDField):
+            expression = dbvendor.uuid_as_text(name)
+            if expression is not None:
+                annotations[f"_{name}_text"] = expression
+                hashed[i] = f"_{name}_text"
+    personal = PERSONAL_FIELDS[chain_label] if check_personal else ()
+    fk_names = [name for pair in FK_COPIES[chain_label] for name in pair]
+    columns = ["id", "prev_hash", "row_hash", "personal_salt", *hashed, *personal, *fk_names]
+    return columns, annotations
 
 
 def _erased_seqs(chain_label: str) -> set[int]:
@@ -462,39 +536,22 @@ def _verify_chain(
         ).values_list("seq", "row_hash")
     )
     erased = _erased_seqs(chain_label) if check_personal else set()
-    fk_names = [name for pair in fk_pairs for name in pair]
     base = 4
-    # Timestamps come as text in their canonical form where the database can
-    # render it, which spares parsing and formatting one per row.
-    hashed_columns, annotations, dt_indexes = list(hashed), {}, []
-    for i in _datetime_indexes(model, hashed):
-        expression = dbvendor.timestamp_as_isoformat(hashed[i])
-        if expression is None:
-            dt_indexes.append(base + i)
-        else:
-            alias = f"_{hashed[i]}_iso"
-            annotations[alias] = expression
-            hashed_columns[i] = alias
-    columns = [
-        "id",
-        "prev_hash",
-        "row_hash",
-        "personal_salt",
-        *hashed_columns,
-        *personal,
-        *fk_names,
+    columns, annotations = verification_columns(model, check_personal=check_personal)
+    dt_indexes = [
+        base + i for i in _datetime_indexes(model, hashed) if columns[base + i] == hashed[i]
     ]
     p_start = base + len(hashed)
     f_start = p_start + len(personal)
     uuid_indexes = [
         base + i
         for i, name in enumerate(hashed)
-        if isinstance(model._meta.get_field(name), models.UUIDField)
+        if isinstance(model._meta.get_field(name), models.UUIDField) and columns[base + i] == name
     ]
     fk_positions = [
         (f_start + 2 * i, f_start + 2 * i + 1, fk) for i, (fk, _) in enumerate(fk_pairs)
     ]
-    encode_content = _CONTENT_ENCODER.encode
+    encode_content = _encode_content
     sha256 = hashlib.sha256
 
     rows = (
@@ -503,61 +560,73 @@ def _verify_chain(
         .values_list(*columns)
         .iterator(chunk_size)
     )
-    last_pk = None
-    for raw in rows:
-        row = list(raw)
-        pk, prev_hash, stored_hash, salt = row[0], row[1], row[2], row[3]
-        seq = row[base]
+    convert = bool(dt_indexes or uuid_indexes)
+    encode_personal = _encode_personal
+    problem: Problem | None = None
+    first_seq = last_seq = last_pk = None
+    verified = erased_rows = anchors_checked = 0
+    for row in rows:
+        pk, prev_hash, stored_hash, salt, seq = row[0], row[1], row[2], row[3], row[base]
         last_pk = pk
-        if seq is None:
-            report.problem = Problem(None, pk, "row has no place in the chain (seq is empty)")
-            return report
-        if report.first_seq is None:
-            report.first_seq = seq
         if seq != expected_seq:
-            if report.rows == 0 and start is None:
+            if seq is None:
+                reason = "row has no place in the chain (seq is empty)"
+            elif verified == 0 and start is None:
                 reason = f"chain starts at seq {seq} but no retained-start anchor explains it"
             else:
                 reason = f"rows are missing before this row (expected seq {expected_seq})"
-            report.problem = Problem(seq, pk, reason)
-            return report
+            problem = Problem(seq, pk, reason)
+            break
+        if first_seq is None:
+            first_seq = seq
         if prev_hash != expected_prev:
-            report.problem = Problem(seq, pk, "link broken: prev_hash is not the previous hash")
-            return report
-        for i in dt_indexes:
-            row[i] = row[i].isoformat(timespec="microseconds")
-        for i in uuid_indexes:
-            row[i] = str(row[i])
-        content = encode_content(row[base:p_start]).encode()
+            problem = Problem(seq, pk, "link broken: prev_hash is not the previous hash")
+            break
+        if convert:
+            row = list(row)
+            for i in dt_indexes:
+                row[i] = row[i].isoformat(timespec="microseconds")
+            for i in uuid_indexes:
+                row[i] = str(row[i])
         digest = sha256(prev_hash.encode())
-        digest.update(content)
+        digest.update(encode_content(row[base:p_start]).encode())
         if digest.hexdigest() != stored_hash:
-            report.problem = Problem(seq, pk, "content does not match its hash")
-            return report
+            problem = Problem(seq, pk, "content does not match its hash")
+            break
         if check_personal:
             if salt is None:
                 if seq not in erased:
-                    reason = "personal salt removed outside an erasure"
-                    report.problem = Problem(seq, pk, reason)
-                    return report
-                report.erased_rows += 1
-            elif personal_digest_of(salt, row[p_start:f_start]) != row[p_start - 1]:
-                report.problem = Problem(seq, pk, "personal columns do not match their digest")
-                return report
+                    problem = Problem(seq, pk, "personal salt removed outside an erasure")
+                    break
+                erased_rows += 1
+            else:
+                personal_digest = sha256(bytes(salt))
+                personal_digest.update(encode_personal(row[p_start:f_start]).encode())
+                if personal_digest.hexdigest() != row[p_start - 1]:
+                    problem = Problem(seq, pk, "personal columns do not match their digest")
+                    break
         for fk_i, copy_i, fk_name in fk_positions:
             if row[fk_i] is not None and row[fk_i] != row[copy_i]:
-                report.problem = Problem(seq, pk, f"{fk_name} disagrees with its hashed copy")
-                return report
+                problem = Problem(seq, pk, f"{fk_name} disagrees with its hashed copy")
+                break
+        if problem is not None:
+            break
         anchored = heads.get(seq)
         if anchored is not None:
-            report.anchors_checked += 1
+            anchors_checked += 1
             if anchored != stored_hash:
-                report.problem = Problem(seq, pk, "row differs from its head anchor")
-                return report
-        report.rows += 1
-        report.last_seq = seq
+                problem = Problem(seq, pk, "row differs from its head anchor")
+                break
+        verified += 1
+        last_seq = seq
         expected_prev = stored_hash
         expected_seq += 1
+
+    report.rows, report.first_seq, report.last_seq = verified, first_seq, last_seq
+    report.erased_rows, report.anchors_checked = erased_rows, anchors_checked
+    if problem is not None:
+        report.problem = problem
+        return report
 
     beyond = [s for s in heads if report.last_seq is None or s > report.last_seq]
     if beyond:

@@ -106,7 +106,10 @@ def _m2m_receiver(field_name: str) -> Any:
     return receiver
 
 
-def _register(model: type[models.Model], **options: Any) -> None:
+def audit_model_register(model: type[models.Model], **options: Any) -> None:
+    """Follow ``model`` in the audit trail: auditlog's registration, with the
+    update diff and m2m clear receivers of this module. Other apps register
+    their models through this, not through ``auditlog.register``."""
     from auditlog.receivers import log_update
     from auditlog.registry import auditlog
     from django.db.models.signals import m2m_changed
@@ -136,17 +139,17 @@ def register_models() -> None:
     from accounts.models import Membership, Organization, Permission, Role, User
     from compliance.models import JobRun
 
-    _register(
+    audit_model_register(
         User,
         # The hash is a credential; last_login changes on every sign-in and
         # is recorded as a security event.
         exclude_fields=["password", "last_login"],
         m2m_fields={"groups", "user_permissions"},
     )
-    _register(Organization)
-    _register(Permission)
-    _register(Role, m2m_fields={"permissions"})
-    _register(Membership)
+    audit_model_register(Organization)
+    audit_model_register(Permission)
+    audit_model_register(Role, m2m_fields={"permissions"})
+    audit_model_register(Membership)
     # Django admin's own groups: staff access to admin is granted through them.
-    _register(Group, m2m_fields={"permissions"})
-    _register(JobRun)
+    audit_model_register(Group, m2m_fields={"permissions"})
+    audit_model_register(JobRun)

@@ -68,3 +68,15 @@ def timestamp_as_isoformat(column: str) -> Any | None:
         ),
         output_field=CharField(),
     )
+
+
+def uuid_as_text(column: str) -> Any | None:
+    """``column`` (a UUID) rendered by the database as ``str(uuid)`` renders
+    it, or None where the caller must format it (SQLite stores 32 hex digits).
+    """
+    if not is_postgresql():
+        return None
+    from django.db.models import CharField, F
+    from django.db.models.functions import Cast
+
+    return Cast(F(column), output_field=CharField())

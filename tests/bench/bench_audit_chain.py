@@ -170,28 +170,22 @@ def _load_events(count: int) -> None:
 
 
 def _floor(chunk_size: int) -> float:
-    """Read the columns verification reads, hash each row, nothing else."""
-    names = [
-        "id",
-        "prev_hash",
-        "row_hash",
-        "personal_salt",
-        *chain.HASHED_FIELDS["audit.securityevent"],
-        *chain.PERSONAL_FIELDS["audit.securityevent"],
-        "actor_id",
-        "actor_pk",
-        "target_user_id",
-        "target_user_pk",
-        "organization_id",
-        "organization_pk",
-    ]
+    """Read what verification reads, the way it reads it, and make one
+    hashlib call per row (over its stored link and hash): no canonical
+    encoding, no recomputation, no comparison."""
+    columns, annotations = chain.verification_columns(SecurityEvent)
     sha256 = hashlib.sha256
     start = time.perf_counter()
     with transaction.atomic():
-        rows = SecurityEvent.objects.order_by("seq").values_list(*names).iterator(chunk_size)
+        rows = (
+            SecurityEvent.objects.annotate(**annotations)
+            .order_by("seq")
+            .values_list(*columns)
+            .iterator(chunk_size)
+        )
         count = 0
         for row in rows:
-            sha256(repr(row).encode()).digest()
+            sha256(f"{row[1]}{row[2]}".encode()).digest()
             count += 1
     assert count == ROWS
     return time.perf_counter() - start
@@ -204,13 +198,19 @@ def test_verify_a_million_rows() -> None:
     print(f"generated and copied {ROWS} rows in {time.perf_counter() - started:.1f} s")
 
     chunk_size = 10000
-    floor = _floor(chunk_size)
-    started = time.perf_counter()
-    result = chain.verify_chain(SecurityEvent, chunk_size=chunk_size)
-    elapsed = time.perf_counter() - started
-    assert result.ok, result.problem
-    assert result.rows == ROWS
-    floor = min(floor, _floor(chunk_size))  # the better of two reads, to be strict
+    # Each measured twice, alternating, and the better run of each kept: the
+    # machine is shared and a burst of someone else's load should not decide.
+    floors, runs = [], []
+    for _ in range(2):
+        floors.append(_floor(chunk_size))
+        started = time.perf_counter()
+        result = chain.verify_chain(SecurityEvent, chunk_size=chunk_size)
+        runs.append(time.perf_counter() - started)
+        assert result.ok, result.problem
+        assert result.rows == ROWS
+    floor, elapsed = min(floors), min(runs)
+    print(f"verify runs (s): {[round(r, 2) for r in runs]}")
+    print(f"floor runs (s): {[round(f, 2) for f in floors]}")
 
     ratio = elapsed / floor
     print(f"verify: {elapsed:.2f} s; floor (read + hashlib): {floor:.2f} s")
