@@ -11,10 +11,13 @@ personal value in the clear. Personal columns (addresses, agents, names in
 part of the content. Erasure overwrites the personal columns and clears the
 salt: the chain still verifies, and the digest no longer identifies anyone.
 
-The insert takes a per-table lock for the rest of its transaction, reads the
-current head and writes the new row, so concurrent writers line up and the
-chain never forks. The lock is transaction-scoped because the next row links
-to this row's hash, which is only final once this transaction commits.
+The insert locks the chain's row in ``ChainHead`` for the rest of its
+transaction, reads the head from it and writes the new row (on PostgreSQL in
+one prepared statement), so concurrent writers line up and the chain never
+forks. The lock lasts until commit because the next row links to this row's
+hash, which is only final once this transaction commits; it is taken at the
+insert, not before, so it covers the insert and what the transaction does
+after it. Verification lives in ``audit.verification``.
 """
 
 from __future__ import annotations
