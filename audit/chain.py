@@ -11,10 +11,13 @@ personal value in the clear. Personal columns (addresses, agents, names in
 part of the content. Erasure overwrites the personal columns and clears the
 salt: the chain still verifies, and the digest no longer identifies anyone.
 
-The insert takes a per-table lock for the rest of its transaction, reads the
-current head and writes the new row, so concurrent writers line up and the
-chain never forks. The lock is transaction-scoped because the next row links
-to this row's hash, which is only final once this transaction commits.
+The insert locks the chain's row in ``ChainHead`` for the rest of its
+transaction, reads the head from it and writes the new row (on PostgreSQL in
+one prepared statement), so concurrent writers line up and the chain never
+forks. The lock lasts until commit because the next row links to this row's
+hash, which is only final once this transaction commits; it is taken at the
+insert, not before, so it covers the insert and what the transaction does
+after it. Verification lives in ``audit.verification``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,10 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models, router, transaction
+from django.db import connection, connections, models, router, transaction
 from django.db.models import signals
 
 from cloudexpress import dbvendor, requestcontext
@@ -99,6 +101,8 @@ FK_COPIES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 _JSON_PERSONAL = {"changes", "serialized_data", "additional_data", "detail"}
+# JSON columns of the chained tables, sent to the server as JSON text.
+_JSON_COLUMNS = _JSON_PERSONAL | {"risk_factors"}
 
 
 def label(model: type[models.Model] | models.Model) -> str:
@@ -115,9 +119,39 @@ def _canonical_value(value: Any) -> Any:
     return str(value)
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_PERSONAL_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
+def _compact_encoder(encoder: json.JSONEncoder) -> Any:
+    """``encoder.encode`` without its Python wrapper, for the verification
+    loop: the same C encoder json.dumps uses, called directly. Same output."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    one_shot = make(
+        None,
+        encoder.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    return lambda value: "".join(one_shot(value, 0))
+
+
+encode_content = _compact_encoder(_CONTENT_ENCODER)
+encode_personal = _compact_encoder(_PERSONAL_ENCODER)
+_PLAIN_ENCODER = json.JSONEncoder()
+
+
 def canonical_content(values: Sequence[Any]) -> bytes:
     """Encode the hashed columns, in ``HASHED_FIELDS`` order, as bytes."""
-    return json.dumps([_canonical_value(v) for v in values], separators=(",", ":")).encode()
+    return _CONTENT_ENCODER.encode([_canonical_value(v) for v in values]).encode()
 
 
 def row_hash_of(prev_hash: str, content: bytes) -> str:
@@ -127,12 +161,19 @@ def row_hash_of(prev_hash: str, content: bytes) -> str:
 
 
 def personal_digest_of(salt: bytes, values: Sequence[Any]) -> str:
-    encoded = json.dumps(
-        [_canonical_value(v) if not isinstance(v, dict | list) else v for v in values],
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+    """sha256(salt || canonical JSON of the personal values).
+
+    The values are JSON-native by the time they are stored (``_seal_personal``
+    makes them so), and read back as such.
+    """
+    encoded = encode_personal(list(values)).encode()
     return hashlib.sha256(bytes(salt) + encoded).hexdigest()
+
+
+def _field(row: models.Model | type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = row._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
 
 
 def compute_hash(prev_hash: str, row: models.Model) -> str:
@@ -140,7 +181,7 @@ def compute_hash(prev_hash: str, row: models.Model) -> str:
     ``to_python`` first (an integer key given to a text column is text)."""
     values = []
     for name in HASHED_FIELDS[label(row)]:
-        value = row._meta.get_field(name).to_python(getattr(row, name))
+        value = _field(row, name).to_python(getattr(row, name))
         setattr(row, name, value)
         values.append(value)
     return row_hash_of(prev_hash, canonical_content(values))
@@ -178,6 +219,8 @@ def _seal_personal(row: Any) -> None:
             # "" is stored as NULL; hash what will be read back.
             prepared = type(row)._meta.get_field(name).get_prep_value(value) if value else None
             setattr(row, name, prepared)
+        elif value is not None:
+            setattr(row, name, _field(row, name).to_python(value))
     salt = os.urandom(SALT_BYTES)
     row.personal_salt = salt
     row.personal_digest = personal_digest_of(salt, [getattr(row, n) for n in names])
@@ -238,11 +281,19 @@ def _set_head(model: type[models.Model], seq: int, row_hash: str) -> None:
             )
 
 
+_HASHED_AFTER_SEQ: dict[type[models.Model], list[tuple[str, Any]]] = {}
+
+
 def _content_after_seq(row: Any) -> str:
     """The canonical content without its leading ``[seq``: what follows it."""
+    model = type(row)
+    fields = _HASHED_AFTER_SEQ.get(model)
+    if fields is None:
+        fields = [(name, _field(model, name).to_python) for name in HASHED_FIELDS[label(row)][1:]]
+        _HASHED_AFTER_SEQ[model] = fields
     values = []
-    for name in HASHED_FIELDS[label(row)][1:]:
-        value = row._meta.get_field(name).to_python(getattr(row, name))
+    for name, to_python in fields:
+        value = to_python(getattr(row, name))
         setattr(row, name, value)
         values.append(value)
     return "," + canonical_content(values).decode()[1:]
@@ -258,8 +309,10 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
         for f in model._meta.concrete_fields
         if not f.primary_key and f.attname not in {"seq", "prev_hash", "row_hash"}
     ]
-    columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join("%s" for _ in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    # Typed placeholders: the statement is prepared once per connection and
+    # a SELECT list gives the server no column to infer a type from.
+    placeholders = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
     # One statement takes the head row's lock, advances it and inserts the
     # row linked to it. Waiting on the lock, PostgreSQL re-reads the head
     # row as the previous writer committed it, so the link is always to the
@@ -267,8 +320,8 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
     # ``row_hash_of`` hashes.
     sql = (
         f"WITH h AS (UPDATE {_head_table()} SET seq = seq + 1, prev_hash = row_hash, "  # noqa: S608
-        "row_hash = encode(sha256(convert_to(row_hash || '[' || (seq + 1)::text || %s, "
-        "'UTF8')), 'hex') WHERE chain = %s RETURNING seq, prev_hash, row_hash) "
+        "row_hash = encode(sha256(convert_to(row_hash || '[' || (seq + 1)::text || %s::text, "
+        "'UTF8')), 'hex') WHERE chain = %s::text RETURNING seq, prev_hash, row_hash) "
         f"INSERT INTO {quote(model._meta.db_table)} (seq, prev_hash, row_hash, {columns}) "
         f"SELECT h.seq, h.prev_hash, h.row_hash, {placeholders} FROM h "
         "RETURNING id, seq, prev_hash, row_hash"
@@ -278,6 +331,21 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field[Any, 
 
 
 _INSERT_SQL: dict[type[models.Model], tuple[str, list[models.Field[Any, Any]]]] = {}
+
+
+def _execute_prepared(db: Any, sql: str, params: list[Any]) -> Any:
+    """Run ``sql`` as a prepared statement and return its one row.
+
+    Django's cursors bind on the client, so the server would parse and plan
+    this statement on every audited write; a server-binding cursor on the
+    same connection (and transaction) prepares it once per connection.
+    """
+    import psycopg
+
+    db.ensure_connection()
+    with psycopg.Cursor(db.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
 
 
 def insert_chained(row: Any, *args: Any, **kwargs: Any) -> None:
@@ -294,18 +362,27 @@ def insert_chained(row: Any, *args: Any, **kwargs: Any) -> None:
         return
 
     using = router.db_for_write(model)
+    # The connection itself, not the ``connection`` proxy: every attribute
+    # read through the proxy is a lookup, and this loop makes dozens.
+    db = connections[using]
     signals.pre_save.send(sender=model, instance=row, raw=False, using=using, update_fields=None)
     rest = _content_after_seq(row)
     sql, fields = _insert_sql(model)
     params = [rest, label(model)]
-    params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        returned = cursor.fetchone()
+    # Values go as plain Python values: every placeholder carries its column
+    # type, so the driver needs no per-field adaptation (JSON goes as text).
+    values = row.__dict__
+    for f in fields:
+        value = values[f.attname]
+        if value is not None and f.attname in _JSON_COLUMNS:
+            value = _PLAIN_ENCODER.encode(value)
+        params.append(value)
+    with transaction.atomic(using=using, savepoint=False):
+        returned = _execute_prepared(db, sql, params)
         if returned is None:
-            _ensure_head(cursor, model)
-            cursor.execute(sql, params)
-            returned = cursor.fetchone()
+            with db.cursor() as cursor:
+                _ensure_head(cursor, model)
+            returned = _execute_prepared(db, sql, params)
     row.pk, row.seq, row.prev_hash, row.row_hash = returned
     row._state.adding = False
     row._state.db = using
@@ -331,155 +408,3 @@ def insert_chained_many(model: type[models.Model], rows: Iterable[Any]) -> list[
         model._default_manager.bulk_create(rows, batch_size=500)
         _set_head(model, seq, prev_hash)
     return rows
-
-
-# --- Verification ------------------------------------------------------------
-
-
-@dataclass
-class Problem:
-    seq: int | None
-    pk: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row seq={self.seq} id={self.pk}: {self.reason}"
-
-
-@dataclass
-class VerifyReport:
-    chain: str
-    rows: int = 0
-    first_seq: int | None = None
-    last_seq: int | None = None
-    erased_rows: int = 0
-    anchors_checked: int = 0
-    problem: Problem | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-def _datetime_indexes(model: type[models.Model], names: Sequence[str]) -> list[int]:
-    indexes = []
-    for i, name in enumerate(names):
-        if isinstance(model._meta.get_field(name), models.DateTimeField):
-            indexes.append(i)
-    return indexes
-
-
-def verify_chain(
-    model: type[models.Model], *, chunk_size: int = 5000, check_personal: bool = True
-) -> VerifyReport:
-    """Walk ``model``'s chain in seq order and report the first bad row.
-
-    Streams plain tuples (no model instances). A row is bad when its seq is
-    not the next one, its prev_hash is not the previous row's hash, its
-    content does not hash to row_hash, its personal columns do not match
-    their digest (while the salt exists), a foreign key disagrees with its
-    hashed copy, or it differs from a head anchor. Head anchors beyond the
-    last row reveal truncation.
-    """
-    from audit.models import Anchor
-
-    chain_label = label(model)
-    report = VerifyReport(chain=chain_label)
-    hashed = HASHED_FIELDS[chain_label]
-    personal = PERSONAL_FIELDS[chain_label] if check_personal else ()
-    fk_pairs = FK_COPIES[chain_label]
-
-    start = (
-        Anchor.objects.filter(chain=chain_label, kind=Anchor.Kind.START)
-        .order_by("-seq")
-        .values_list("seq", "row_hash")
-        .first()
-    )
-    expected_seq, expected_prev = start if start else (1, GENESIS)
-    heads = dict(
-        Anchor.objects.filter(
-            chain=chain_label, kind=Anchor.Kind.HEAD, seq__gte=expected_seq
-        ).values_list("seq", "row_hash")
-    )
-    fk_names = [name for pair in fk_pairs for name in pair]
-    columns = ["id", "prev_hash", "row_hash", "personal_salt", *hashed, *personal, *fk_names]
-    n_hashed = len(hashed)
-    base = 4
-    p_start = base + n_hashed
-    f_start = p_start + len(personal)
-    dt_indexes = [base + i for i in _datetime_indexes(model, hashed)]
-    uuid_indexes = [
-        base + i
-        for i, name in enumerate(hashed)
-        if isinstance(model._meta.get_field(name), models.UUIDField)
-    ]
-    fk_positions = [
-        (f_start + 2 * i, f_start + 2 * i + 1, fk) for i, (fk, _) in enumerate(fk_pairs)
-    ]
-    dumps = json.dumps
-    sha256 = hashlib.sha256
-
-    rows = model._default_manager.order_by("seq").values_list(*columns).iterator(chunk_size)
-    last_pk = None
-    for raw in rows:
-        row = list(raw)
-        pk, prev_hash, stored_hash, salt = row[0], row[1], row[2], row[3]
-        seq = row[base]
-        last_pk = pk
-        if seq is None:
-            report.problem = Problem(None, pk, "row has no place in the chain (seq is empty)")
-            return report
-        if report.first_seq is None:
-            report.first_seq = seq
-        if seq != expected_seq:
-            if report.rows == 0 and start is None:
-                reason = f"chain starts at seq {seq} but no retained-start anchor explains it"
-            else:
-                reason = f"rows are missing before this row (expected seq {expected_seq})"
-            report.problem = Problem(seq, pk, reason)
-            return report
-        if prev_hash != expected_prev:
-            report.problem = Problem(seq, pk, "link broken: prev_hash is not the previous hash")
-            return report
-        for i in dt_indexes:
-            row[i] = row[i].isoformat(timespec="microseconds")
-        for i in uuid_indexes:
-            row[i] = str(row[i])
-        content = dumps(row[base:p_start], separators=(",", ":")).encode()
-        digest = sha256(prev_hash.encode())
-        digest.update(content)
-        if digest.hexdigest() != stored_hash:
-            report.problem = Problem(seq, pk, "content does not match its hash")
-            return report
-        if check_personal:
-            if salt is None:
-                report.erased_rows += 1
-            elif personal_digest_of(salt, row[p_start:f_start]) != row[p_start - 1]:
-                report.problem = Problem(seq, pk, "personal columns do not match their digest")
-                return report
-        for fk_i, copy_i, fk_name in fk_positions:
-            if row[fk_i] is not None and row[fk_i] != row[copy_i]:
-                report.problem = Problem(seq, pk, f"{fk_name} disagrees with its hashed copy")
-                return report
-        anchored = heads.get(seq)
-        if anchored is not None:
-            report.anchors_checked += 1
-            if anchored != stored_hash:
-                report.problem = Problem(seq, pk, "row differs from its head anchor")
-                return report
-        report.rows += 1
-        report.last_seq = seq
-        expected_prev = stored_hash
-        expected_seq += 1
-
-    beyond = [s for s in heads if report.last_seq is None or s > report.last_seq]
-    if beyond:
-        top = max(beyond)
-        report.problem = Problem(
-            top,
-            last_pk,
-            f"chain truncated: anchored row seq {top} is gone "
-            f"(chain ends at seq {report.last_seq})",
-        )
-    return report

@@ -14,8 +14,16 @@ class _Filters(forms.Form):
     actor = forms.CharField(
         required=False, max_length=254, help_text="E-mail address or public id of the actor."
     )
-    date_from = forms.DateTimeField(required=False, help_text="From this time (inclusive).")
-    date_to = forms.DateTimeField(required=False, help_text="Up to this time (exclusive).")
+    date_from = forms.DateTimeField(
+        required=False,
+        help_text="From this time, UTC (inclusive).",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    date_to = forms.DateTimeField(
+        required=False,
+        help_text="Up to this time, UTC (exclusive).",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

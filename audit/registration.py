@@ -11,6 +11,9 @@ values it was loaded with (and saved with last), and an update is diffed
 against those; an instance without them (deferred fields) falls back to
 auditlog's own receiver. The diff therefore says what this save changed
 relative to what its process read, which is the question an auditor asks.
+``refresh_from_db`` does not renew the remembered values (Django has no
+hook for it), so a save after a refresh also lists what others changed in
+between.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ def _log_update(sender: type[models.Model], instance: models.Model, **kwargs: An
 
     from audit.models import AuditLogEntry
 
-    if auditlog_disabled.get() or (kwargs.get("raw") and settings.AUDITLOG_DISABLE_ON_RAW_SAVE):
+    raw_disabled = getattr(settings, "AUDITLOG_DISABLE_ON_RAW_SAVE", False)
+    if auditlog_disabled.get() or (kwargs.get("raw") and raw_disabled):
         return
     if instance._state.adding or instance.pk is None:
         return
@@ -86,9 +90,11 @@ def _m2m_receiver(field_name: str) -> Any:
         if auditlog_disabled.get():
             return
         if action == "pre_clear":
-            related = getattr(instance, field_name) if not kwargs["reverse"] else None
-            if related is not None:
-                instance.__dict__[f"_audit_cleared_{field_name}"] = list(related.all())
+            if kwargs["reverse"]:  # permission.roles.clear(): the roles linked to it
+                linked = kwargs["model"]._default_manager.filter(**{field_name: instance})
+            else:
+                linked = getattr(instance, field_name).all()
+            instance.__dict__[f"_audit_cleared_{field_name}"] = list(linked)
             return
         if action == "post_clear":
             cleared = instance.__dict__.pop(f"_audit_cleared_{field_name}", None)
@@ -100,7 +106,10 @@ def _m2m_receiver(field_name: str) -> Any:
     return receiver
 
 
-def _register(model: type[models.Model], **options: Any) -> None:
+def audit_model_register(model: type[models.Model], **options: Any) -> None:
+    """Follow ``model`` in the audit trail: auditlog's registration, with the
+    update diff and m2m clear receivers of this module. Other apps register
+    their models through this, not through ``auditlog.register``."""
     from auditlog.receivers import log_update
     from auditlog.registry import auditlog
     from django.db.models.signals import m2m_changed
@@ -130,17 +139,17 @@ def register_models() -> None:
     from accounts.models import Membership, Organization, Permission, Role, User
     from compliance.models import JobRun
 
-    _register(
+    audit_model_register(
         User,
         # The hash is a credential; last_login changes on every sign-in and
         # is recorded as a security event.
         exclude_fields=["password", "last_login"],
         m2m_fields={"groups", "user_permissions"},
     )
-    _register(Organization)
-    _register(Permission)
-    _register(Role, m2m_fields={"permissions"})
-    _register(Membership)
+    audit_model_register(Organization)
+    audit_model_register(Permission)
+    audit_model_register(Role, m2m_fields={"permissions"})
+    audit_model_register(Membership)
     # Django admin's own groups: staff access to admin is granted through them.
-    _register(Group, m2m_fields={"permissions"})
-    _register(JobRun)
+    audit_model_register(Group, m2m_fields={"permissions"})
+    audit_model_register(JobRun)

@@ -25,6 +25,7 @@ from cloudexpress import requestcontext
 logger = logging.getLogger(__name__)
 
 ERASED = "[erased]"
+ERASED_SEQS = "erased_seqs"  # key of a data.erased event's detail: {chain: [seq, ...]}
 
 # Severity of each type when the caller does not say.
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -84,6 +85,15 @@ def security_event_record(
     transaction.on_commit(lambda: metrics.security_event_counted(event.event_type, event.severity))
     logger.info("security_event.recorded", extra={"event_type": event_type, "event_id": event.pk})
     return event
+
+
+def permission_denied_record(*, user: Any, permission: str, path: str) -> SecurityEvent:
+    """Record that ``user`` was refused ``permission`` at ``path``."""
+    return security_event_record(
+        event_type=SecurityEvent.Type.PERMISSION_DENIED,
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        detail={"permission": permission, "path": path},
+    )
 
 
 # --- Writes that bypass model signals ----------------------------------------
@@ -153,8 +163,11 @@ def queryset_update_audited(queryset: models.QuerySet[Any], *, via: str, **value
     """``queryset.update(**values)`` with one audit entry per changed row.
 
     The rows are locked first so the old values recorded are the ones the
-    update replaced.
+    update replaced. Values must be plain values, not expressions: the entry
+    records what each row became.
     """
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        raise ValueError("queryset_update_audited takes plain values, not expressions")
     model = queryset.model
     excluded = _excluded_fields(model)
     names = list(values)
@@ -221,6 +234,7 @@ def m2m_through_write(
     field = instance._meta.get_field(field_name)
     assert isinstance(field, models.ManyToManyField)
     through = field.remote_field.through
+    assert isinstance(through, type) and issubclass(through, models.Model)
     source = field.m2m_field_name()
     target = field.m2m_reverse_field_name()
     add, remove = list(add), list(remove)
@@ -346,18 +360,22 @@ def audit_pseudonymise_subject(user: Any) -> dict[str, int]:
     cleared; the hashed columns (keys, times, types, the digest) are not
     touched, so the chain verifies. Changed field names are kept, their
     values are not. Called by the privacy erasure service.
+
+    The seq of every row whose salt is cleared is listed in the data.erased
+    event this writes, so ``audit_verify`` can tell an erased row from one
+    whose salt someone removed to hide an edit. Those events hold no
+    personal value and are never pseudonymised themselves.
     """
     from accounts.models import User
 
     pseudonym = f"erased-{secrets.token_hex(6)}"
     user_type = ContentType.objects.get_for_model(User)
     entries = AuditLogEntry.objects.filter(
-        Q(actor_pk=user.pk)
-        | Q(actor_id=user.pk)
-        | Q(content_type=user_type, object_pk=str(user.pk))
+        Q(actor_pk=user.pk) | Q(content_type=user_type, object_pk=str(user.pk))
     )
-    erased_entries = []
-    for pk, changes in entries.values_list("pk", "changes").iterator(2000):
+    erased_entries, entry_seqs = [], []
+    for pk, seq, changes in entries.values_list("pk", "seq", "changes").iterator(2000):
+        entry_seqs.append(seq)
         erased_entries.append(
             AuditLogEntry(
                 pk=pk,
@@ -379,10 +397,12 @@ def audit_pseudonymise_subject(user: Any) -> dict[str, int]:
         batch_size=500,
     )
 
-    events = SecurityEvent.objects.filter(
-        Q(actor_pk=user.pk) | Q(actor_id=user.pk) | Q(target_user_pk=user.pk)
+    # By the indexed foreign keys: erasure runs while the user row exists.
+    events = SecurityEvent.objects.filter(Q(actor_id=user.pk) | Q(target_user_id=user.pk)).exclude(
+        event_type=SecurityEvent.Type.DATA_ERASED
     )
-    erased_events = events.update(
+    event_seqs = list(events.values_list("seq", flat=True))
+    erased_events = SecurityEvent.objects.filter(seq__in=event_seqs).update(
         ip=None, user_agent="", detail={"erased": pseudonym}, personal_salt=None
     )
     # TODO(erasure): events about an address or an e-mail with no account
@@ -394,7 +414,10 @@ def audit_pseudonymise_subject(user: Any) -> dict[str, int]:
     security_event_record(
         event_type=SecurityEvent.Type.DATA_ERASED,
         target_user=user,
-        detail={"audit_pseudonymised": counts},
+        detail={
+            "audit_pseudonymised": counts,
+            ERASED_SEQS: {"entries": entry_seqs, "events": event_seqs},
+        },
         ip="",
         user_agent="",
     )

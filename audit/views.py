@@ -12,38 +12,32 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from audit import selectors
 from audit.forms import AuditLogFilterForm, SecurityEventFilterForm
 from audit.models import AuditLogEntry, SecurityEvent
-from audit.services import security_event_record
+from audit.services import permission_denied_record, security_event_record
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 
-View = Callable[..., HttpResponse]
-
-
-def audit_permission_denied(request: HttpRequest, permission: str) -> None:
-    """Record that ``request`` was refused ``permission``."""
-    security_event_record(
-        event_type=SecurityEvent.Type.PERMISSION_DENIED,
-        actor=request.user if request.user.is_authenticated else None,
-        detail={"permission": permission, "path": request.path},
-    )
+View = Callable[..., HttpResponseBase]
 
 
 def _requires(permission: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not selectors.audit_access_allowed(request.user, permission):
-                audit_permission_denied(request, permission)
+                permission_denied_record(
+                    user=request.user, permission=permission, path=request.path
+                )
                 return render(
                     request, "errors/error.html", {"status": 403, "title": "Forbidden"}, status=403
                 )
@@ -94,7 +88,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @require_GET
 @_requires(selectors.AUDIT_LOG_VIEW)
 def audit_log_entry(request: HttpRequest, seq: int) -> HttpResponse:
-    entry = get_object_or_404(
+    entry: AuditLogEntry = get_object_or_404(
         AuditLogEntry.objects.select_related("actor", "content_type"), seq=seq
     )
     return render(request, "audit/log_detail.html", {"entry": entry})
@@ -102,7 +96,7 @@ def audit_log_entry(request: HttpRequest, seq: int) -> HttpResponse:
 
 @require_GET
 @_requires(selectors.AUDIT_LOG_VIEW)
-def audit_log_export(request: HttpRequest) -> HttpResponse:
+def audit_log_export(request: HttpRequest) -> HttpResponseBase:
     form = AuditLogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     security_event_record(
@@ -128,7 +122,7 @@ def security_events(request: HttpRequest) -> HttpResponse:
 @require_GET
 @_requires(selectors.SECURITY_EVENTS_VIEW)
 def security_event(request: HttpRequest, public_id: str) -> HttpResponse:
-    event = get_object_or_404(
+    event: SecurityEvent = get_object_or_404(
         SecurityEvent.objects.select_related("actor", "target_user", "organization"),
         public_id=public_id,
     )
@@ -137,7 +131,7 @@ def security_event(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_GET
 @_requires(selectors.SECURITY_EVENTS_VIEW)
-def security_events_export(request: HttpRequest) -> HttpResponse:
+def security_events_export(request: HttpRequest) -> HttpResponseBase:
     form = SecurityEventFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     security_event_record(

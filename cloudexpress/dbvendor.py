@@ -7,6 +7,7 @@ the embedded default runs on SQLite, production and CI on PostgreSQL.
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -62,3 +63,35 @@ def database_size_bytes(using: str = DEFAULT_DB_ALIAS) -> int:
             )
         row = cursor.fetchone()
         return int(row[0]) if row else 0
+
+
+def timestamp_as_isoformat(column: str) -> Any | None:
+    """``column`` rendered by the database as ``datetime.isoformat`` renders it
+    in UTC with microseconds, or None where the caller must format it.
+
+    Lets a long scan (chain verification) skip parsing and re-formatting a
+    timestamp per row. SQLite: None.
+    """
+    if not is_postgresql():
+        return None
+    from django.db.models import CharField, F, Func
+
+    return Func(
+        F(column),
+        template=(
+            "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+        ),
+        output_field=CharField(),
+    )
+
+
+def uuid_as_text(column: str) -> Any | None:
+    """``column`` (a UUID) rendered by the database as ``str(uuid)`` renders
+    it, or None where the caller must format it (SQLite stores 32 hex digits).
+    """
+    if not is_postgresql():
+        return None
+    from django.db.models import CharField, F
+    from django.db.models.functions import Cast
+
+    return Cast(F(column), output_field=CharField())

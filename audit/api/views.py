@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from audit import selectors
 from audit.forms import AuditLogFilterForm, SecurityEventFilterForm
 from audit.models import AuditLogEntry, SecurityEvent
-from audit.views import audit_permission_denied
+from audit.services import permission_denied_record
 
 
 class NewestFirst(CursorPagination):
@@ -33,7 +33,7 @@ def _requires(permission: str) -> type[BasePermission]:
                 return False  # 401 from the authentication classes
             if selectors.audit_access_allowed(request.user, permission):
                 return True
-            audit_permission_denied(request, permission)  # type: ignore[arg-type]
+            permission_denied_record(user=request.user, permission=permission, path=request.path)
             return False
 
     Allowed.__name__ = f"Requires_{permission.replace('.', '_')}"
@@ -51,9 +51,15 @@ def _filters(form_class: type[forms.Form], request: Request) -> dict[str, Any]:
 
 class SecurityEventSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    actor = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
-    target_user = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
-    organization = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    actor: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True
+    )
+    target_user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True
+    )
+    organization: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True
+    )
 
     class Meta:
         model = SecurityEvent
@@ -78,7 +84,9 @@ class SecurityEventSerializer(serializers.ModelSerializer):
 
 
 class AuditLogEntrySerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    actor: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True
+    )
     object_type = serializers.SerializerMethodField()
     action = serializers.CharField(source="get_action_display", read_only=True)
 

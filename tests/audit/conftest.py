@@ -40,10 +40,20 @@ def staff_client(staff: factories.User) -> Client:
 
 
 @pytest.fixture
-def context() -> Iterator[requestcontext.RequestContext]:
+def context(db: None) -> Iterator[requestcontext.RequestContext]:
     """A request context as the middleware binds it, for direct service calls."""
     bound = requestcontext.RequestContext(
-        request_id="req-test-0001", ip="198.51.100.7", user_agent="pytest-agent"
+        request_id="req-test-0001",
+        ip="198.51.100.7",
+        user_agent="pytest-agent",
+        actor_id=factories.UserFactory().pk,
     )
     with requestcontext.bind(bound) as value:
         yield value
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: object) -> None:
+    # Passwords play no part in these tests; Argon2 would make each user
+    # cost a noticeable share of a second on a shared machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]

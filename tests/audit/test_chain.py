@@ -14,7 +14,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from accounts.models import Organization
-from audit import chain, services
+from audit import chain, services, verification
 from audit.models import Anchor, AuditLogEntry, SecurityEvent
 from audit.services import audit_prune_before, audit_pseudonymise_subject, security_event_record
 from cloudexpress import requestcontext
@@ -159,6 +159,20 @@ def test_direct_edit_of_any_protected_column_names_that_row(model: Any, column: 
     assert f"id={target.pk}:" in message
 
 
+@pytest.mark.parametrize("model", [AuditLogEntry, SecurityEvent])
+def test_clearing_a_salt_outside_an_erasure_is_named(model: Any) -> None:
+    rows = _rows()
+    target = (rows["entries"] if model is AuditLogEntry else rows["events"])[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {model._meta.db_table} SET personal_salt = NULL, user_agent = 'edited' "
+            "WHERE id = %s",
+            [target.pk],
+        )
+    message = _verify_fails()
+    assert f"id={target.pk}: personal salt removed outside an erasure" in message
+
+
 def test_hashed_columns_cover_no_personal_column() -> None:
     for label, hashed in chain.HASHED_FIELDS.items():
         assert not set(hashed) & set(chain.PERSONAL_FIELDS[label])
@@ -283,8 +297,14 @@ def test_pseudonymising_a_subject_removes_personal_data_and_keeps_the_chain() ->
     output = _verify()
     assert "OK audit.auditlogentry" in output
     assert "rows pseudonymised" in output
-    report = chain.verify_chain(SecurityEvent)
+    report = verification.verify_chain(SecurityEvent)
     assert report.ok and report.erased_rows == 5
+
+    # A second erasure of the same person keeps the first one's record.
+    audit_pseudonymise_subject(actor)
+    assert SecurityEvent.objects.filter(event_type=SecurityEvent.Type.DATA_ERASED).count() == 2
+    assert verification.verify_chain(SecurityEvent).ok
+    assert verification.verify_chain(AuditLogEntry).ok
 
 
 # --- Parallel writers -------------------------------------------------------
@@ -317,8 +337,8 @@ def test_parallel_writers_in_separate_processes_leave_one_verifiable_chain(
         process.join(timeout=120)
     assert [p.exitcode for p in processes] == [0] * WRITERS
 
-    events = chain.verify_chain(SecurityEvent)
-    entries = chain.verify_chain(AuditLogEntry)
+    events = verification.verify_chain(SecurityEvent)
+    entries = verification.verify_chain(AuditLogEntry)
     assert events.ok, events.problem
     assert entries.ok, entries.problem
     assert events.rows == WRITERS * ROWS_EACH

@@ -34,8 +34,8 @@ def _entries(instance: object) -> list[AuditLogEntry]:
     return list(AuditLogEntry.objects.get_for_object(instance).order_by("seq"))
 
 
-def _assert_context(entry: AuditLogEntry, actor: User | None) -> None:
-    assert entry.actor_id == (actor.pk if actor else None)
+def _assert_context(entry: AuditLogEntry, actor: User | int | None) -> None:
+    assert entry.actor_id == (actor.pk if isinstance(actor, User) else actor)
     assert entry.actor_pk == entry.actor_id
     assert entry.remote_addr == "198.51.100.7"
     assert entry.cid == "req-test-0001"
@@ -92,7 +92,9 @@ def test_password_hash_never_reaches_the_trail() -> None:
         assert "Another" not in str(entry.changes)
 
 
-def test_m2m_add_remove_and_clear_each_leave_an_entry(context: object) -> None:
+def test_m2m_add_remove_and_clear_each_leave_an_entry(
+    context: requestcontext.RequestContext,
+) -> None:
     role = Role.objects.create(name="Reviewers")
     first, second = (Permission.objects.create(code=f"p.{i}", description="") for i in (1, 2))
     group = Group.objects.create(name="Admin users")
@@ -103,7 +105,10 @@ def test_m2m_add_remove_and_clear_each_leave_an_entry(context: object) -> None:
     role.permissions.clear()
     user.groups.add(group)
 
-    changes = [e.changes["permissions"] for e in _entries(role) if "permissions" in e.changes]
+    m2m_entries = [e for e in _entries(role) if "permissions" in e.changes]
+    for entry in m2m_entries:
+        _assert_context(entry, context.actor_id)
+    changes = [e.changes["permissions"] for e in m2m_entries]
     assert [(c["operation"], sorted(c["objects"])) for c in changes] == [
         ("add", ["p.1", "p.2"]),
         ("delete", ["p.1"]),
@@ -115,10 +120,31 @@ def test_m2m_add_remove_and_clear_each_leave_an_entry(context: object) -> None:
         "operation": "add",
         "objects": ["Admin users"],
     }
-    _assert_context(groups, None)
+    _assert_context(groups, context.actor_id)
 
 
-def test_through_model_write_goes_through_the_service_and_is_audited(context: object) -> None:
+def test_clear_from_the_reverse_side_records_what_was_linked(
+    context: requestcontext.RequestContext,
+) -> None:
+    permission = Permission.objects.create(code="r.1", description="")
+    linked, unlinked = Role.objects.create(name="Linked"), Role.objects.create(name="Unlinked")
+    linked.permissions.add(permission)
+
+    permission.roles.clear()
+
+    assert not linked.permissions.exists()
+    (entry,) = [e for e in _entries(permission) if "permissions" in (e.changes or {})]
+    assert entry.changes["permissions"] == {
+        "type": "m2m",
+        "operation": "delete",
+        "objects": ["Linked"],
+    }
+    assert unlinked.name not in str(entry.changes)
+
+
+def test_through_model_write_goes_through_the_service_and_is_audited(
+    context: requestcontext.RequestContext,
+) -> None:
     role = Role.objects.create(name="Loaded")
     permissions = [Permission.objects.create(code=f"t.{i}", description="") for i in range(3)]
 
@@ -135,10 +161,12 @@ def test_through_model_write_goes_through_the_service_and_is_audited(context: ob
         "objects": ["t.0"],
     }
     assert added.additional_data == {"via": "through"}
-    _assert_context(removed, None)
+    _assert_context(removed, context.actor_id)
 
 
-def test_queryset_update_through_the_service_leaves_one_entry_per_row(context: object) -> None:
+def test_queryset_update_through_the_service_leaves_one_entry_per_row(
+    context: requestcontext.RequestContext,
+) -> None:
     memberships = factories.MembershipFactory.create_batch(3)
     untouched = factories.MembershipFactory(status=Membership.Status.SUSPENDED)
     before = AuditLogEntry.objects.count()
@@ -154,11 +182,20 @@ def test_queryset_update_through_the_service_leaves_one_entry_per_row(context: o
         assert entry.action == AuditLogEntry.Action.UPDATE
         assert entry.changes == {"status": ["active", "suspended"]}
         assert entry.additional_data == {"via": "queryset.update"}
-        _assert_context(entry, None)
+        _assert_context(entry, context.actor_id)
     assert len(_entries(untouched)) == 1
 
 
-def test_bulk_create_through_the_service_leaves_create_entries(context: object) -> None:
+def test_queryset_update_refuses_expressions_it_cannot_record() -> None:
+    from django.db.models import F
+
+    with pytest.raises(ValueError):
+        queryset_update_audited(JobRun.objects.all(), via="queryset.update", job=F("slot"))
+
+
+def test_bulk_create_through_the_service_leaves_create_entries(
+    context: requestcontext.RequestContext,
+) -> None:
     created = bulk_create_audited(
         Permission, [Permission(code=f"bulk.{i}", description="bulk") for i in range(3)]
     )
@@ -166,7 +203,7 @@ def test_bulk_create_through_the_service_leaves_create_entries(context: object) 
         (entry,) = _entries(permission)
         assert entry.action == AuditLogEntry.Action.CREATE
         assert entry.changes["code"] == [None, permission.code]
-        _assert_context(entry, None)
+        _assert_context(entry, context.actor_id)
 
 
 def test_raw_sql_through_the_service_records_what_it_deleted() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit import chain
+from audit import verification
 from audit.services import CHAINED_MODELS
 from cloudexpress import requestcontext
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         failed = []
         with requestcontext.system_job("command:audit_verify"):
             for model in CHAINED_MODELS:
-                report = chain.verify_chain(
+                report = verification.verify_chain(
                     model,
                     chunk_size=options["chunk_size"],
                     check_personal=not options["skip_personal"],
