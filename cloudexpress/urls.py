@@ -13,6 +13,7 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", ApiDocsView.as_view(), name="api-docs"),
     path("me", api_views.MeView.as_view(), name="api-me"),
+    path("compliance/", include("compliance.privacy.api_urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
+    path("privacy/", include("compliance.privacy.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

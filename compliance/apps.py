@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     name = "compliance"
     verbose_name = "Compliance"
+
+    def ready(self) -> None:
+        from compliance.privacy import registration
+
+        registration.register()
