@@ -10,14 +10,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
+from cloudexpress.api.exceptions import ServiceError
 from compliance.models import Classification, ConsentRecord, PrivacyNotice
 from compliance.privacy import consent, profile
 
 
-class ProfileForm(forms.ModelForm):
-    class Meta:
-        model = User
-        fields = ["full_name", "email"]
+class ProfileForm(forms.Form):
+    # A plain form: a ModelForm would write into request.user while
+    # validating, and the service would then see nothing to correct.
+    full_name = forms.CharField(max_length=200, required=False)
+    email = forms.EmailField(max_length=254, label="E-mail address")
 
 
 @login_required
@@ -25,13 +27,21 @@ class ProfileForm(forms.ModelForm):
 def profile_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    form = ProfileForm(request.POST or None, instance=user)
+    form = ProfileForm(
+        request.POST or None, initial={"full_name": user.full_name, "email": user.email}
+    )
     if request.method == "POST" and form.is_valid():
-        profile.profile_correct(
-            user=user, full_name=form.cleaned_data["full_name"], email=form.cleaned_data["email"]
-        )
-        messages.success(request, "Your profile was corrected.")
-        return redirect("privacy-profile")
+        try:
+            profile.profile_correct(
+                user=user,
+                full_name=form.cleaned_data["full_name"],
+                email=form.cleaned_data["email"],
+            )
+        except ServiceError as refusal:
+            form.add_error("email", str(refusal.detail))
+        else:
+            messages.success(request, "Your profile was corrected.")
+            return redirect("privacy-profile")
     return render(
         request,
         "privacy/profile.html",
