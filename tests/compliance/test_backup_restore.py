@@ -69,7 +69,9 @@ def test_a_real_backup_restores_into_a_scratch_database_with_matching_counts() -
 
 @pytest.mark.django_db
 def test_a_tampered_backup_fails_its_restore_test(tmp_path) -> None:
-    record = BackupRecord.objects.create(vendor="postgresql", name="x/tampered.enc", manifest={"t": {}})
+    record = BackupRecord.objects.create(
+        vendor="postgresql", name="x/tampered.enc", manifest={"t": {}}
+    )
     data = bytearray(crypto.encrypt_bytes(b"PGDMP not really", purpose="backup"))
     data[-20] ^= 1
     path = tmp_path / "backups" / "x"
@@ -112,7 +114,9 @@ def test_tiers_keep_hourly_for_two_days_daily_for_a_month_monthly_for_a_year() -
     within_two_days = [t for t in kept if now - t <= timedelta(days=2)]
     assert len(within_two_days) == 49  # every hour, both ends included
     days_kept = {t.date() for t in kept if timedelta(days=2) < now - t <= timedelta(days=31)}
-    assert len([t for t in kept if timedelta(days=2) < now - t <= timedelta(days=31)]) == len(days_kept)
+    assert len([t for t in kept if timedelta(days=2) < now - t <= timedelta(days=31)]) == len(
+        days_kept
+    )
     assert len(days_kept) >= 28
     older = [t for t in kept if now - t > timedelta(days=31)]
     assert len(older) == len({(t.year, t.month) for t in older})

@@ -15,7 +15,13 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import AuditLogEntry
 from cloudexpress.api.exceptions import ServiceError
-from compliance.models import ApiUsage, ArchiveObject, Classification, ConsentRecord, DataSubjectRequest
+from compliance.models import (
+    ApiUsage,
+    ArchiveObject,
+    Classification,
+    ConsentRecord,
+    DataSubjectRequest,
+)
 from compliance.privacy import classification, consent, usage
 from compliance.privacy.archive import archive_write
 from tests import factories
@@ -66,17 +72,28 @@ def test_the_preference_page_records_choices(web, user) -> None:
     page = web.get("/privacy/consent/")
     assert page.status_code == 200 and b"Product news" in page.content
 
-    assert web.post("/privacy/consent/", {"purpose": "news", "decision": "granted"}).status_code == 302
-    assert web.post("/privacy/consent/", {"purpose": "news", "decision": "withdrawn"}).status_code == 302
+    assert (
+        web.post("/privacy/consent/", {"purpose": "news", "decision": "granted"}).status_code
+        == 302
+    )
+    assert (
+        web.post("/privacy/consent/", {"purpose": "news", "decision": "withdrawn"}).status_code
+        == 302
+    )
 
-    assert list(ConsentRecord.objects.filter(user=user).order_by("id").values_list("decision", flat=True)) == [
-        "granted", "withdrawn",
+    assert list(
+        ConsentRecord.objects.filter(user=user).order_by("id").values_list("decision", flat=True)
+    ) == [
+        "granted",
+        "withdrawn",
     ]
     assert b"Withdrawn" in web.get("/privacy/consent/").content
 
 
 def test_the_notice_page_shows_what_changed_since_the_version_read(web, user) -> None:
-    first = consent.privacy_notice_publish(text="We keep logs.\nWe use cookies.", summary_of_changes="")
+    first = consent.privacy_notice_publish(
+        text="We keep logs.\nWe use cookies.", summary_of_changes=""
+    )
     consent.privacy_notice_acknowledge(user=user, notice=first)
     consent.privacy_notice_publish(
         text="We keep logs.\nWe use no cookies.", summary_of_changes="Cookies removed."
@@ -103,9 +120,15 @@ def test_access_by_classification() -> None:
     allows = classification.classification_allows
     assert allows(None, Classification.PUBLIC)
     assert not allows(None, Classification.INTERNAL)
-    assert allows(member, Classification.INTERNAL) and not allows(outsider, Classification.INTERNAL)
-    assert allows(auditor, Classification.CONFIDENTIAL) and not allows(member, Classification.CONFIDENTIAL)
-    assert allows(admin, Classification.RESTRICTED) and not allows(auditor, Classification.RESTRICTED)
+    assert allows(member, Classification.INTERNAL) and not allows(
+        outsider, Classification.INTERNAL
+    )
+    assert allows(auditor, Classification.CONFIDENTIAL) and not allows(
+        member, Classification.CONFIDENTIAL
+    )
+    assert allows(admin, Classification.RESTRICTED) and not allows(
+        auditor, Classification.RESTRICTED
+    )
     # Restricted data about a person is open to that person.
     assert allows(member, Classification.RESTRICTED, owner=member)
 
@@ -118,13 +141,16 @@ def test_a_user_sees_and_corrects_their_profile_and_the_correction_is_audited(we
     assert page.status_code == 200
     assert user.email.encode() in page.content and b"Classification: Restricted" in page.content
 
-    response = web.post("/privacy/profile/", {"full_name": "Corrected Name", "email": "new@example.test"})
+    response = web.post(
+        "/privacy/profile/", {"full_name": "Corrected Name", "email": "new@example.test"}
+    )
     assert response.status_code == 302
 
     user.refresh_from_db()
     assert (user.full_name, user.email) == ("Corrected Name", "new@example.test")
     entry = AuditLogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(User), object_pk=str(user.pk),
+        content_type=ContentType.objects.get_for_model(User),
+        object_pk=str(user.pk),
         action=AuditLogEntry.Action.UPDATE,
     ).latest("seq")
     assert entry.changes["full_name"][1] == "Corrected Name"
@@ -159,7 +185,11 @@ def test_usage_writes_once_per_org_endpoint_day_and_the_flush_adds_the_rest(
 
     assert usage.usage_flush() == 5
     row = ApiUsage.objects.get()
-    assert (row.organization_id, row.endpoint, row.count) == (membership.organization_id, "GET /api/me", 5)
+    assert (row.organization_id, row.endpoint, row.count) == (
+        membership.organization_id,
+        "GET /api/me",
+        5,
+    )
     # A second flush adds nothing; new requests are added on top.
     assert usage.usage_flush() == 0
     api_client.get("/api/me")
@@ -179,7 +209,9 @@ def test_archive_retrieval_needs_an_authorised_person_and_is_audited(settings, t
         },
     }
     archive = archive_write(
-        data_type="security_events", run=None, number=1,
+        data_type="security_events",
+        run=None,
+        number=1,
         rows=[{"id": 7, "event_type": "auth.sign_in_failed"}, {"id": 9, "event_type": "x"}],
     )
     raw = next(tmp_path.rglob("*.enc")).read_bytes()
@@ -188,12 +220,16 @@ def test_archive_retrieval_needs_an_authorised_person_and_is_audited(settings, t
     member = factories.MembershipFactory().user
     out = tmp_path / "rows.jsonl"
 
-    call_command("archive_retrieve", str(archive.public_id), "--by", admin.email, "--out", str(out))
+    call_command(
+        "archive_retrieve", str(archive.public_id), "--by", admin.email, "--out", str(out)
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == [7, 9]
     assert AuditLogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(ArchiveObject), object_pk=str(archive.pk),
-        action=AuditLogEntry.Action.ACCESS, actor=admin,
+        content_type=ContentType.objects.get_for_model(ArchiveObject),
+        object_pk=str(archive.pk),
+        action=AuditLogEntry.Action.ACCESS,
+        actor=admin,
     ).exists()
 
     with pytest.raises(CommandError):
@@ -225,7 +261,11 @@ def test_data_subject_request_response_time() -> None:
     user = factories.UserFactory()
     now = timezone.now()
     request = DataSubjectRequest.objects.create(
-        kind="complaint", subject=user, subject_public_id=user.public_id,
-        received_at=now - timedelta(hours=2), due_at=now + timedelta(days=28), completed_at=now,
+        kind="complaint",
+        subject=user,
+        subject_public_id=user.public_id,
+        received_at=now - timedelta(hours=2),
+        due_at=now + timedelta(days=28),
+        completed_at=now,
     )
     assert request.response_seconds == 7200

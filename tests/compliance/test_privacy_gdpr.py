@@ -51,15 +51,24 @@ def subject(db) -> User:
         profile_correct(user=person, full_name=NAME, email=EMAIL)
     membership = factories.MembershipFactory(user=person)
     UserSession.objects.create(
-        session_key="s" * 32, session_data="", expire_date=timezone.now() + timedelta(hours=1),
-        user=person, ip=IPS[1], user_agent="SubjectBrowser/2.0",
+        session_key="s" * 32,
+        session_data="",
+        expire_date=timezone.now() + timedelta(hours=1),
+        user=person,
+        ip=IPS[1],
+        user_agent="SubjectBrowser/2.0",
     )
     security_event_record(
-        event_type=SecurityEvent.Type.SIGN_IN_SUCCEEDED, actor=person, ip=IPS[0],
-        user_agent="SubjectBrowser/2.0", detail={"email": EMAIL, "note": f"welcome {NAME}"},
+        event_type=SecurityEvent.Type.SIGN_IN_SUCCEEDED,
+        actor=person,
+        ip=IPS[0],
+        user_agent="SubjectBrowser/2.0",
+        detail={"email": EMAIL, "note": f"welcome {NAME}"},
     )
     security_event_record(
-        event_type=SecurityEvent.Type.SIGN_IN_FAILED, target_user=person, ip=IPS[1],
+        event_type=SecurityEvent.Type.SIGN_IN_FAILED,
+        target_user=person,
+        ip=IPS[1],
         detail={"username": EMAIL},
     )
     consent.consent_purpose_publish(code="product-news", name="Product news", text="We write.")
@@ -101,7 +110,9 @@ def test_export_holds_every_section(api_client, privacy_officer, subject) -> Non
     assert by_section["privacy_notices"][0]["notice__version"] == 1
     assert {r["kind"] for r in by_section["requests"]} >= {"rectification", "access"}
     assert {e["event_type"] for e in by_section["security_events"]} >= {
-        "auth.sign_in_succeeded", "auth.sign_in_failed", "data.exported",
+        "auth.sign_in_succeeded",
+        "auth.sign_in_failed",
+        "data.exported",
     }
     user_entries = [e for e in by_section["audit_entries"] if e["content_type__model"] == "user"]
     assert any(e["changes"] and "email" in e["changes"] for e in user_entries)
@@ -152,11 +163,20 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
     needles = [EMAIL, FORMER_EMAIL, NAME, *IPS]
     # Before: the scan sees the person in many places, so it can see them.
     before = {(t, c) for t, c, _ in _find_everywhere(needles)}
-    assert {("accounts_user", "email"), ("accounts_usersession", "ip"),
-            ("audit_securityevent", "ip"), ("audit_auditlogentry", "changes")} <= before
+    assert {
+        ("accounts_user", "email"),
+        ("accounts_usersession", "ip"),
+        ("audit_securityevent", "ip"),
+        ("audit_auditlogentry", "changes"),
+    } <= before
     user_type = ContentType.objects.get_for_model(User)
-    entries_before = AuditLogEntry.objects.filter(content_type=user_type, object_pk=str(subject.pk)).count()
-    events_before = SecurityEvent.objects.filter(actor=subject).count() + SecurityEvent.objects.filter(target_user=subject).count()
+    entries_before = AuditLogEntry.objects.filter(
+        content_type=user_type, object_pk=str(subject.pk)
+    ).count()
+    events_before = (
+        SecurityEvent.objects.filter(actor=subject).count()
+        + SecurityEvent.objects.filter(target_user=subject).count()
+    )
 
     api_client.force_authenticate(privacy_officer)
     response = api_client.delete(f"/api/compliance/gdpr/delete/{subject.public_id}")
@@ -165,8 +185,15 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
 
     assert _find_everywhere(needles) == []
     # The records stay, pseudonymous, and the chains still verify.
-    assert AuditLogEntry.objects.filter(content_type=user_type, object_pk=str(subject.pk)).count() == entries_before + 1
-    assert SecurityEvent.objects.filter(actor=subject).count() + SecurityEvent.objects.filter(target_user=subject).count() >= events_before
+    assert (
+        AuditLogEntry.objects.filter(content_type=user_type, object_pk=str(subject.pk)).count()
+        == entries_before + 1
+    )
+    assert (
+        SecurityEvent.objects.filter(actor=subject).count()
+        + SecurityEvent.objects.filter(target_user=subject).count()
+        >= events_before
+    )
     assert_chain_verifies(AuditLogEntry)
     assert_chain_verifies(SecurityEvent)
     subject.refresh_from_db()
@@ -182,7 +209,9 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
     assert SecurityEvent.objects.filter(event_type="data.erased", target_user=subject).exists()
 
 
-def test_erasure_is_refused_under_a_legal_hold_and_recorded(api_client, privacy_officer, subject) -> None:
+def test_erasure_is_refused_under_a_legal_hold_and_recorded(
+    api_client, privacy_officer, subject
+) -> None:
     hold = legal_hold_place(owner=privacy_officer, reason="litigation", user=subject)
     api_client.force_authenticate(privacy_officer)
 

@@ -59,6 +59,7 @@ def operator(db) -> User:
 @pytest.fixture(autouse=True)
 def _small_batches(settings, tmp_path):
     settings.RETENTION_BATCH_SIZE = 3
+    settings.RETENTION_ARCHIVE_BATCH_SIZE = 3
     settings.STORAGES = {
         **settings.STORAGES,
         "privacy_archive": {
@@ -118,7 +119,9 @@ def test_audit_logs_go_after_seven_years_archived_and_the_chain_verifies() -> No
     run = run_now()
 
     assert not AuditLogEntry.objects.filter(pk__in=old_ids).exists()
-    assert AuditLogEntry.objects.filter(content_type=org_type, object_pk=str(young_org.pk)).exists()
+    assert AuditLogEntry.objects.filter(
+        content_type=org_type, object_pk=str(young_org.pk)
+    ).exists()
     assert run.counts[DataType.AUDIT_LOGS] == 4
     assert_chain_verifies(AuditLogEntry, run.anchors[DataType.AUDIT_LOGS])
 
@@ -134,8 +137,12 @@ def test_audit_logs_go_after_seven_years_archived_and_the_chain_verifies() -> No
     trail = AuditLogEntry.objects.filter(object_pk__startswith=f"retention:{run.public_id}:")
     batches = RetentionBatch.objects.filter(run=run, data_type=DataType.AUDIT_LOGS)
     assert trail.filter(additional_data__data_type=DataType.AUDIT_LOGS).count() == batches.count()
-    ranges = [r for entry in trail for r in entry.additional_data["id_ranges"]
-              if entry.additional_data["data_type"] == DataType.AUDIT_LOGS]
+    ranges = [
+        r
+        for entry in trail
+        for r in entry.additional_data["id_ranges"]
+        if entry.additional_data["data_type"] == DataType.AUDIT_LOGS
+    ]
     assert sorted(k for a, b in ranges for k in range(a, b + 1)) == sorted(old_ids)
 
 
@@ -148,7 +155,10 @@ def test_usage_data_goes_after_thirteen_months() -> None:
 
     run = run_now()
 
-    assert list(ApiUsage.objects.order_by("pk").values_list("pk", flat=True)) == [edge.pk, young.pk]
+    assert list(ApiUsage.objects.order_by("pk").values_list("pk", flat=True)) == [
+        edge.pk,
+        young.pk,
+    ]
     assert not ApiUsage.objects.filter(pk=old.pk).exists()
     assert run.counts[DataType.USAGE_DATA] == 1
 
@@ -173,8 +183,12 @@ def test_user_data_is_erased_three_years_after_termination() -> None:
 
 
 def test_backups_go_after_one_year() -> None:
-    old = BackupRecord.objects.create(vendor="postgresql", created_at=NOW - relativedelta(years=1, days=1))
-    young = BackupRecord.objects.create(vendor="postgresql", created_at=NOW - relativedelta(days=364))
+    old = BackupRecord.objects.create(
+        vendor="postgresql", created_at=NOW - relativedelta(years=1, days=1)
+    )
+    young = BackupRecord.objects.create(
+        vendor="postgresql", created_at=NOW - relativedelta(days=364)
+    )
 
     run = run_now()
 
@@ -216,7 +230,8 @@ def test_an_edited_policy_applies_and_its_change_is_audited(operator) -> None:
     assert not SecurityEvent.objects.filter(pk=event.pk).exists()
     policy = RetentionPolicy.objects.get(data_type=DataType.SECURITY_EVENTS)
     change = AuditLogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(RetentionPolicy), object_pk=str(policy.pk),
+        content_type=ContentType.objects.get_for_model(RetentionPolicy),
+        object_pk=str(policy.pk),
         action=AuditLogEntry.Action.UPDATE,
     ).get()
     assert change.changes["amount"] == [7, 1]
@@ -257,7 +272,8 @@ def test_an_organization_hold_keeps_its_usage_and_its_users(operator) -> None:
     kept = ApiUsage.objects.create(organization=held_org, endpoint="GET /a", day=old_day)
     gone = ApiUsage.objects.create(organization=other_org, endpoint="GET /a", day=old_day)
     member = factories.MembershipFactory(
-        organization=held_org, user=factories.UserFactory(terminated_at=NOW - relativedelta(years=4))
+        organization=held_org,
+        user=factories.UserFactory(terminated_at=NOW - relativedelta(years=4)),
     ).user
     legal_hold_place(owner=operator, reason="regulator inquiry", organization=held_org)
 
@@ -328,7 +344,8 @@ def test_a_crash_mid_batch_rolls_the_batch_back_and_the_next_run_resumes() -> No
     assert not SecurityEvent.objects.filter(pk__in=[e.pk for e in events]).exists()
     numbers = list(
         RetentionBatch.objects.filter(run=run, data_type=DataType.SECURITY_EVENTS)
-        .order_by("number").values_list("number", "row_count")
+        .order_by("number")
+        .values_list("number", "row_count")
     )
     assert numbers == [(1, 3), (2, 3), (3, 2)]
     assert ArchiveObject.objects.filter(data_type=DataType.SECURITY_EVENTS).count() == 3
@@ -363,7 +380,9 @@ def test_the_dry_run_reports_and_deletes_nothing() -> None:
         event_at(old + timedelta(minutes=i))
     event_at(NOW - timedelta(days=1))
     org = factories.OrganizationFactory()
-    ApiUsage.objects.create(organization=org, endpoint="GET /a", day=(NOW - relativedelta(years=2)).date())
+    ApiUsage.objects.create(
+        organization=org, endpoint="GET /a", day=(NOW - relativedelta(years=2)).date()
+    )
     before = SecurityEvent.objects.count()
 
     with at(NOW):
@@ -459,7 +478,9 @@ def test_execute_runs_and_returns_the_run_with_its_certificate(api_client) -> No
     assert certificate.content.startswith(b"%PDF")
 
 
-def test_policy_list_runs_a_constant_number_of_queries(api_client, django_assert_max_num_queries) -> None:
+def test_policy_list_runs_a_constant_number_of_queries(
+    api_client, django_assert_max_num_queries
+) -> None:
     admin = factories.UserFactory(is_staff=True)
     api_client.force_authenticate(admin)
     retention_policies_ensure()
