@@ -68,7 +68,8 @@ def test_bench_retention_against_raw_delete() -> None:
     print(
         f"\nretention bench: {ROWS} rows; raw DELETE {raw_seconds:.2f} s; "
         f"retention {retention_seconds:.2f} s in {batches.count()} batches of "
-        f"{retention.batch_size()} (batches {sum(durations) / 1000:.2f} s); ratio {ratio:.2f}x (target >= 0.5); "
+        f"{retention.batch_size()} (batches {sum(durations) / 1000:.2f} s); "
+        f"ratio {ratio:.2f}x (target >= 0.5); "
         f"slowest batch {slowest_ms} ms (target < 1000)"
     )
     assert slowest_ms < 1000

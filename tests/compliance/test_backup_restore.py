@@ -69,9 +69,7 @@ def test_a_real_backup_restores_into_a_scratch_database_with_matching_counts() -
 
 @pytest.mark.django_db
 def test_a_tampered_backup_fails_its_restore_test(tmp_path) -> None:
-    record = BackupRecord.objects.create(
-        vendor="postgresql", name="x/tampered.enc", manifest={"t": {}}
-    )
+    BackupRecord.objects.create(vendor="postgresql", name="x/tampered.enc", manifest={"t": {}})
     data = bytearray(crypto.encrypt_bytes(b"PGDMP not really", purpose="backup"))
     data[-20] ^= 1
     path = tmp_path / "backups" / "x"

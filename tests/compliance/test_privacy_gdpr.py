@@ -20,8 +20,8 @@ from cloudexpress import requestcontext
 from compliance.models import (
     ConsentRecord,
     DataSubjectRequest,
-    DeletionCertificate,
     DataType,
+    DeletionCertificate,
 )
 from compliance.privacy import consent, gdpr
 from compliance.privacy.holds import legal_hold_place
