@@ -92,18 +92,18 @@ def consent_overview(user: Any) -> list[dict[str, Any]]:
         if not versions:
             continue
         current = versions[-1]
-        record = latest.get(purpose.pk)
+        decided = latest.get(purpose.pk)
         rows.append(
             {
                 "purpose": purpose,
                 "version": current,
-                "decision": record.decision if record else None,
+                "decision": decided.decision if decided else None,
                 "granted": bool(
-                    record
-                    and record.decision == Decision.GRANTED
-                    and record.version_id == current.pk
+                    decided
+                    and decided.decision == Decision.GRANTED
+                    and decided.version_id == current.pk
                 ),
-                "outdated": bool(record and record.version_id != current.pk),
+                "outdated": bool(decided and decided.version_id != current.pk),
             }
         )
     return rows

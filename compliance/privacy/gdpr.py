@@ -109,6 +109,7 @@ def subject_export_lines(
 
     counts: dict[str, int] = {}
     buffer: list[bytes] = []
+    record: Any
 
     def emit(section: str, record: Any) -> Iterator[bytes]:
         counts[section] = counts.get(section, 0) + 1
@@ -307,7 +308,7 @@ def _subject_identifiers(user: User) -> tuple[set[str], set[str]]:
             values = changes.get(field)
             if isinstance(values, list):
                 texts.update(str(v) for v in values if v and v != "None")
-    addresses: set[str] = set()
+    addresses: set[str | None] = set()
     addresses.update(UserSession.objects.filter(user=user).values_list("ip", flat=True))
     addresses.update(
         SecurityEvent.objects.filter(Q(actor=user) | Q(target_user=user)).values_list(

@@ -549,10 +549,11 @@ def chain_verify_from_anchor(
     from audit import chain
 
     anchor = anchor if anchor is not None else retention_anchor(model)
-    rows = model._default_manager.exclude(seq=None).order_by("seq")
+    rows: models.QuerySet[Any] = model._default_manager.exclude(seq=None).order_by("seq")
     if limit is not None:
         rows = rows[:limit]
     previous: Any = None
+    row: Any
     for row in rows.iterator(chunk_size=2000):
         if previous is None:
             expected = (anchor["seq"], anchor["prev_hash"]) if anchor else (1, chain.GENESIS)
