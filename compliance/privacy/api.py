@@ -13,9 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
-from compliance.models import DeletionCertificate, RetentionPolicy, RetentionRun
+from accounts.models import Organization, User
+from compliance.models import (
+    DataSubjectRequest,
+    DataType,
+    DeletionCertificate,
+    LegalHold,
+    RetentionPolicy,
+    RetentionRun,
+)
 from compliance.privacy import certificates, gdpr, retention
+from compliance.privacy.holds import legal_hold_place, legal_hold_release
 from compliance.privacy.permissions import requires, user_has_permission
 from compliance.privacy.policies import retention_policies_ensure, retention_policy_update
 
@@ -163,3 +171,118 @@ class CertificatePdfView(APIView):
             f'attachment; filename="deletion-certificate-{certificate.public_id}.pdf"'
         )
         return response
+
+
+class LegalHoldSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    user = serializers.UUIDField(source="user.public_id", read_only=True, default=None)
+    organization = serializers.UUIDField(
+        source="organization.public_id", read_only=True, default=None
+    )
+    owner = serializers.UUIDField(source="owner.public_id", read_only=True)
+
+    class Meta:
+        model = LegalHold
+        fields = [
+            "id",
+            "scope",
+            "user",
+            "organization",
+            "data_type",
+            "reason",
+            "owner",
+            "created_at",
+            "released_at",
+        ]
+
+
+class LegalHoldPlaceSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    user = serializers.UUIDField(required=False)
+    organization = serializers.UUIDField(required=False)
+    data_type = serializers.ChoiceField(choices=DataType.choices, required=False)
+
+
+class LegalHoldListView(APIView):
+    permission_classes = [requires("privacy.manage")]
+
+    @extend_schema(responses=LegalHoldSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        holds = LegalHold.objects.select_related("user", "organization", "owner")
+        return Response({"results": LegalHoldSerializer(holds, many=True).data})
+
+    @extend_schema(request=LegalHoldPlaceSerializer, responses=LegalHoldSerializer)
+    def post(self, request: Request) -> Response:
+        body = LegalHoldPlaceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        user = get_object_or_404(User, public_id=data["user"]) if "user" in data else None
+        organization = (
+            get_object_or_404(Organization, public_id=data["organization"])
+            if "organization" in data
+            else None
+        )
+        hold = legal_hold_place(
+            owner=request.user,
+            reason=data["reason"],
+            user=user,
+            organization=organization,
+            data_type=data.get("data_type", ""),
+        )
+        return Response(LegalHoldSerializer(hold).data, status=status.HTTP_201_CREATED)
+
+
+class LegalHoldReleaseView(APIView):
+    permission_classes = [requires("privacy.manage")]
+
+    @extend_schema(request=None, responses=LegalHoldSerializer)
+    def post(self, request: Request, public_id: Any) -> Response:
+        hold = get_object_or_404(LegalHold, public_id=public_id)
+        return Response(LegalHoldSerializer(legal_hold_release(hold=hold)).data)
+
+
+class PrivacyRequestSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    response_seconds = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "received_at",
+            "due_at",
+            "completed_at",
+            "response_seconds",
+        ]
+
+
+class PrivacyRequestIntakeSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[
+            DataSubjectRequest.Kind.OBJECTION,
+            DataSubjectRequest.Kind.COMPLAINT,
+            DataSubjectRequest.Kind.ERASURE,
+        ]
+    )
+
+
+class PrivacyRequestView(APIView):
+    """A person files a request or complaint about their own data; privacy
+    managers list every request with its response time."""
+
+    @extend_schema(responses=PrivacyRequestSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        requests = DataSubjectRequest.objects.order_by("-received_at")
+        if not user_has_permission(request.user, "privacy.manage"):
+            requests = requests.filter(subject_id=request.user.pk)
+        return Response({"results": PrivacyRequestSerializer(requests[:200], many=True).data})
+
+    @extend_schema(request=PrivacyRequestIntakeSerializer, responses=PrivacyRequestSerializer)
+    def post(self, request: Request) -> Response:
+        body = PrivacyRequestIntakeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)
+        filed = gdpr.privacy_request_file(subject=request.user, kind=body.validated_data["kind"])
+        return Response(PrivacyRequestSerializer(filed).data, status=status.HTTP_201_CREATED)

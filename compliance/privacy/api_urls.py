@@ -17,4 +17,11 @@ urlpatterns = [
     ),
     path("gdpr/export/<uuid:public_id>", api.GdprExportView.as_view(), name="gdpr-export"),
     path("gdpr/delete/<uuid:public_id>", api.GdprDeleteView.as_view(), name="gdpr-delete"),
+    path("legal-holds", api.LegalHoldListView.as_view(), name="legal-holds"),
+    path(
+        "legal-holds/<uuid:public_id>/release",
+        api.LegalHoldReleaseView.as_view(),
+        name="legal-hold-release",
+    ),
+    path("privacy/requests", api.PrivacyRequestView.as_view(), name="privacy-requests"),
 ]

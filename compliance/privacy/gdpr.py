@@ -261,6 +261,14 @@ def _request_open(kind: str, subject: User, requested_by: Any) -> DataSubjectReq
     )
 
 
+def privacy_request_file(*, subject: User, kind: str) -> DataSubjectRequest:
+    """Record a request or complaint a person files about their own data; it
+    is due within the response period and tracked until completed."""
+    filed = _request_open(kind, subject, subject)
+    logger.info("privacy.request_filed", extra={"request": str(filed.public_id), "kind": kind})
+    return filed
+
+
 def _request_complete(request: DataSubjectRequest, outcome: dict[str, Any]) -> None:
     request.status = DataSubjectRequest.Status.COMPLETED
     request.completed_at = timezone.now()
