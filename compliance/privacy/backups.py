@@ -250,6 +250,23 @@ def backup_prune(*, record: BackupRecord) -> None:
     record.status = BackupRecord.Status.PRUNED
     record.pruned_at = timezone.now()
     record.save(update_fields=["status", "pruned_at"])
+    _audit_prune(record)
+
+
+def _audit_prune(record: BackupRecord) -> None:
+    """Every deletion leaves an audit entry: which backup files went."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from audit.models import AuditLogEntry
+
+    AuditLogEntry(
+        content_type=ContentType.objects.get_for_model(BackupRecord),
+        object_pk=str(record.pk),
+        object_id=record.pk,
+        object_repr=f"Backup {record.public_id} pruned",
+        action=AuditLogEntry.Action.DELETE,
+        additional_data={"backup": str(record.public_id), "created_at": str(record.created_at)},
+    ).save()
 
 
 def backups_tier_apply(*, now: datetime | None = None) -> int:

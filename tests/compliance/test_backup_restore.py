@@ -151,6 +151,14 @@ def test_the_hourly_job_runs_once_per_hour_slot_and_applies_the_tiers(monkeypatc
     also_old_same_day.refresh_from_db()
     assert old.status == BackupRecord.Status.DONE  # newest of its day
     assert also_old_same_day.status == BackupRecord.Status.PRUNED
+    from audit.models import AuditLogEntry
+
+    assert (
+        AuditLogEntry.objects.filter(
+            object_repr=f"Backup {also_old_same_day.public_id} pruned", action=2
+        ).count()
+        == 1
+    )
 
 
 def test_pg_binaries_come_from_pg_bin_first(monkeypatch, tmp_path) -> None:
