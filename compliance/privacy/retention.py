@@ -193,11 +193,15 @@ def _ranges(ids: list[int]) -> list[list[int]]:
     return runs
 
 
-_RUNS_OF_DELETED = """
-    WITH deleted AS (DELETE FROM {table} WHERE {where} RETURNING {pk})
-    SELECT min(key), max(key), count(*) FROM (
-        SELECT {pk} AS key, {pk} - row_number() OVER (ORDER BY {pk}) AS island FROM deleted
-    ) AS numbered GROUP BY island ORDER BY 1
+# The deleted keys as one run when they are contiguous (the common case: a
+# stride of expired rows), else every key, sorted; the CASE evaluates the
+# array only when it is needed.
+_DELETE_SUMMARISED = """
+    WITH deleted AS (DELETE FROM {table} WHERE {where} RETURNING {pk} AS key),
+    summary AS (SELECT min(key) AS first, max(key) AS last, count(*) AS n FROM deleted)
+    SELECT first, last, n, CASE WHEN n = 0 OR last - first + 1 = n THEN NULL
+        ELSE (SELECT array_agg(key ORDER BY key) FROM deleted) END
+    FROM summary
 """
 
 
@@ -209,8 +213,8 @@ def _delete_returning(queryset: models.QuerySet[Any]) -> list[list[int]]:
     collector (nothing points at these tables, and the collector would load
     every row first) or a key subquery (PostgreSQL answers ``id IN (...)``
     with a hash join over the whole table, half a second a batch at a
-    million rows). On PostgreSQL the runs are computed in the database, so a
-    contiguous batch returns one row instead of every key.
+    million rows). On PostgreSQL a contiguous batch returns one row instead
+    of every key.
     """
     model = queryset.model
     quote = connection.ops.quote_name
@@ -226,9 +230,12 @@ def _delete_returning(queryset: models.QuerySet[Any]) -> list[list[int]]:
     with connection.cursor() as cursor:
         if dbvendor.is_postgresql():
             cursor.execute(
-                _RUNS_OF_DELETED.format(table=table, where=where_sql, pk=pk_column), params
+                _DELETE_SUMMARISED.format(table=table, where=where_sql, pk=pk_column), params
             )
-            return [[first, last] for first, last, _ in cursor.fetchall()]
+            first, last, count, keys = cursor.fetchone()
+            if not count:
+                return []
+            return [[first, last]] if keys is None else _ranges(list(keys))
         cursor.execute(
             f"DELETE FROM {table} WHERE {where_sql} RETURNING {pk_column}",  # noqa: S608
             params,
@@ -325,12 +332,10 @@ class _Runner:
 
         size = batch_size(archived=bool(self.archive.get(data_type)))
         while state["after"] < state["end"]:
-            boundary = (
-                candidates.filter(**{f"{key}__gt": state["after"], f"{key}__lte": state["end"]})
-                .order_by(key)
-                .values_list(key, flat=True)[size - 1 : size]
-            )
-            upper = next(iter(boundary), state["end"])
+            # A fixed stride of keys: expired rows are the oldest, so their
+            # keys are dense and a stride holds about ``size`` rows, without
+            # a query to find each batch's upper bound.
+            upper = min(state["after"] + size, state["end"])
             batch = candidates.filter(**{f"{key}__gt": state["after"], f"{key}__lte": upper})
             self.commit_batch(target, model, batch, state, upper)
 
@@ -357,9 +362,10 @@ class _Runner:
             if self.archive.get(target.data_type):
                 rows = list(batch.order_by("pk").values())
                 archived_ids = [row["id"] for row in rows]
-                archive = archive_write(
-                    data_type=target.data_type, run=self.run, number=number, rows=rows
-                )
+                if rows:
+                    archive = archive_write(
+                        data_type=target.data_type, run=self.run, number=number, rows=rows
+                    )
             prune = adapters.audit_prune_before() if target.chained else None
             if prune is not None:
                 # TODO(merge): confirm the audit area's signature; this call

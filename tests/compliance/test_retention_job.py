@@ -486,3 +486,28 @@ def test_policy_list_runs_a_constant_number_of_queries(
     retention_policies_ensure()
     with django_assert_max_num_queries(3):
         assert api_client.get("/api/compliance/retention/policy").status_code == 200
+
+
+def test_rows_kept_between_deleted_ones_leave_exact_key_runs(operator) -> None:
+    held_org, other_org = factories.OrganizationFactory(), factories.OrganizationFactory()
+    old_day = (NOW - relativedelta(months=14)).date()
+    rows = [
+        ApiUsage.objects.create(
+            organization=held_org if i % 2 else other_org, endpoint=f"GET /{i}", day=old_day
+        )
+        for i in range(6)
+    ]
+    legal_hold_place(owner=operator, reason="inquiry", organization=held_org)
+
+    run = run_now()
+
+    gone = [r.pk for r in rows if r.organization_id == other_org.pk]
+    kept = [r.pk for r in rows if r.organization_id == held_org.pk]
+    assert sorted(ApiUsage.objects.values_list("pk", flat=True)) == kept
+    ranges = [
+        r
+        for batch in RetentionBatch.objects.filter(run=run, data_type=DataType.USAGE_DATA)
+        for r in batch.id_ranges
+    ]
+    assert ranges == [[pk, pk] for pk in gone]
+    assert run.counts[DataType.USAGE_DATA] == 3
