@@ -3,6 +3,7 @@ run catches up and a repeated one does nothing."""
 
 from __future__ import annotations
 
+from celery.schedules import crontab
 from django.conf import settings
 
 BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -48,4 +49,11 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "audit.notifications_daily",
         "schedule": 24 * 3600.0,
     },
+    "retention": {"task": "compliance.retention_run", "schedule": crontab(hour=2, minute=30)},
+    "backup": {"task": "compliance.backup_run", "schedule": crontab(minute=5)},
+    "restore-test": {
+        "task": "compliance.restore_test",
+        "schedule": crontab(hour=4, minute=0),
+    },
+    "usage-flush": {"task": "compliance.usage_flush", "schedule": 300.0},
 }

@@ -124,6 +124,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.CredentialsMiddleware",
     "cloudexpress.requestcontext.AuditActorMiddleware",
+    "compliance.privacy.usage.ApiUsageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -439,6 +440,32 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# --- Privacy: archives and backups ----------------------------------------
+
+# Folders by default; any django-storages backend can replace a storage in
+# STORAGES below. Keys: 64 hex characters (the embedded and test modes
+# derive them from SECRET_KEY).
+ARCHIVE_ROOT = Path(_env("ARCHIVE_ROOT") or DATA_DIR / "archive")
+BACKUP_ROOT = Path(_env("BACKUP_ROOT") or DATA_DIR / "backups")
+BACKUP_COPY_ROOT = Path(_env("BACKUP_COPY_ROOT") or DATA_DIR / "backups-copy")
+ARCHIVE_ENCRYPTION_KEY = _env("ARCHIVE_ENCRYPTION_KEY")
+BACKUP_ENCRYPTION_KEY = _env("BACKUP_ENCRYPTION_KEY")
+# TODO(settings): refuse to start without these in production once the
+# production-settings test sets them; for now the first archive or backup
+# raises ImproperlyConfigured (compliance/privacy/crypto.py).
+STORAGES["privacy_archive"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(ARCHIVE_ROOT)},
+}
+STORAGES["backups"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(BACKUP_ROOT)},
+}
+STORAGES["backups_copy"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(BACKUP_COPY_ROOT)},
+}
 
 # --- Internationalisation -------------------------------------------------
 

@@ -24,6 +24,7 @@ api_patterns = [
         "compliance/reports/pack", ReportPackAPIView.as_view(), name="api-compliance-reports-pack"
     ),
     path("compliance/security/", include(detection_urls.api_urlpatterns)),
+    path("compliance/", include("compliance.privacy.api_urls")),
 ]
 
 urlpatterns = [
@@ -40,6 +41,7 @@ urlpatterns = [
     path("compliance/", include("compliance.urls")),
     path("reports/", include("compliance.reports.urls")),
     path("security/", include(detection_urls.urlpatterns)),
+    path("privacy/", include("compliance.privacy.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

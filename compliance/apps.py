@@ -28,3 +28,6 @@ class ComplianceConfig(AppConfig):
         auditlog.register(Control, m2m_fields={"criteria"})
         auditlog.register(Attestation)
         auditlog.register(ActionItem)
+        from compliance.privacy import registration
+
+        registration.register()

@@ -40,6 +40,8 @@ from compliance.models.governance import (
 from compliance.models.jobs import (
     JobRun,
 )
+from compliance.models.privacy import *  # noqa: F403  (the privacy models, by their __all__)
+from compliance.models.privacy import __all__ as _privacy_all
 from compliance.models.reports import (
     ReportPack,
 )
@@ -97,3 +99,4 @@ __all__ = [
     "VendorIncident",
     "Walkthrough",
 ]
+__all__ += _privacy_all

@@ -1,0 +1,27 @@
+"""Hooks the privacy package installs at start: what auditlog follows, and
+the Celery tasks (which live in this package, not in compliance/tasks.py)."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    from auditlog.registry import auditlog
+
+    from compliance.models import (
+        ConsentPurpose,
+        ConsentPurposeVersion,
+        LegalHold,
+        PrivacyNotice,
+        RetentionPolicy,
+    )
+    from compliance.privacy import admin, tasks  # noqa: F401  (registers admin pages and tasks)
+
+    for model in (
+        RetentionPolicy,
+        LegalHold,
+        ConsentPurpose,
+        ConsentPurposeVersion,
+        PrivacyNotice,
+    ):
+        if not auditlog.contains(model):
+            auditlog.register(model)

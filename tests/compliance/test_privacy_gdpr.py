@@ -1,0 +1,252 @@
+"""GDPR export and erasure: every section exported, then erased so that no
+text or JSON column of any table (from the database's own catalog) still
+holds the person's e-mail, name or addresses, while the audit records stay
+and their chain verifies."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import User, UserSession
+from audit.models import AuditLogEntry, SecurityEvent
+from audit.services import security_event_record
+from cloudexpress import requestcontext
+from compliance.models import (
+    ConsentRecord,
+    DataSubjectRequest,
+    DataType,
+    DeletionCertificate,
+)
+from compliance.privacy import consent, gdpr
+from compliance.privacy.holds import legal_hold_place
+from compliance.privacy.profile import profile_correct
+from tests import factories
+from tests.compliance.privacy_support import assert_chain_verifies
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "zelda.quixote-erasure@example.test"
+FORMER_EMAIL = "zq.former-address@example.test"
+NAME = "Zelda Quixotic-Erasure"
+IPS = ("203.0.113.77", "2001:db8::7777")
+
+
+@pytest.fixture
+def privacy_officer(db) -> User:
+    return factories.MembershipFactory(role=factories.builtin_role("admin")).user
+
+
+@pytest.fixture
+def subject(db) -> User:
+    """A person with data in every section the export names."""
+    with requestcontext.bind(requestcontext.RequestContext("req-subject-0001", IPS[0], "Agent/1")):
+        person = factories.UserFactory(email=FORMER_EMAIL, full_name=NAME)
+        requestcontext.set_actor(person.pk)
+        profile_correct(user=person, full_name=NAME, email=EMAIL)
+    membership = factories.MembershipFactory(user=person)
+    UserSession.objects.create(
+        session_key="s" * 32,
+        session_data="",
+        expire_date=timezone.now() + timedelta(hours=1),
+        user=person,
+        ip=IPS[1],
+        user_agent="SubjectBrowser/2.0",
+    )
+    security_event_record(
+        event_type=SecurityEvent.Type.SIGN_IN_SUCCEEDED,
+        actor=person,
+        ip=IPS[0],
+        user_agent="SubjectBrowser/2.0",
+        detail={"email": EMAIL, "note": f"welcome {NAME}"},
+    )
+    security_event_record(
+        event_type=SecurityEvent.Type.SIGN_IN_FAILED,
+        target_user=person,
+        ip=IPS[1],
+        detail={"username": EMAIL},
+    )
+    consent.consent_purpose_publish(code="product-news", name="Product news", text="We write.")
+    consent.consent_record(user=person, purpose_code="product-news", decision="granted")
+    notice = consent.privacy_notice_publish(text="v1", summary_of_changes="first")
+    consent.privacy_notice_acknowledge(user=person, notice=notice)
+    assert membership.pk
+    return person
+
+
+def _export(api_client, subject: User) -> list[dict]:
+    response = api_client.get(f"/api/compliance/gdpr/export/{subject.public_id}")
+    assert response.status_code == 200, response.content
+    assert response.streaming
+    assert response["Content-Type"] == "application/x-ndjson"
+    assert response["X-Data-Classification"] == "Restricted"
+    return [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+
+
+def test_export_holds_every_section(api_client, privacy_officer, subject) -> None:
+    api_client.force_authenticate(privacy_officer)
+    lines = _export(api_client, subject)
+
+    manifest = lines[0]
+    assert manifest["section"] == "manifest"
+    assert manifest["record"]["classification"] == "Restricted"
+    assert manifest["record"]["subject"] == str(subject.public_id)
+    by_section: dict[str, list] = {}
+    for line in lines[1:-1]:
+        by_section.setdefault(line["section"], []).append(line["record"])
+    assert lines[-1]["section"] == "end"
+
+    assert by_section["profile"][0]["email"] == EMAIL
+    assert by_section["profile"][0]["full_name"] == NAME
+    assert len(by_section["memberships"]) == 1
+    assert by_section["sessions"][0]["ip"] == IPS[1]
+    assert "session_key" not in by_section["sessions"][0]
+    assert by_section["consents"][0]["purpose__code"] == "product-news"
+    assert by_section["privacy_notices"][0]["notice__version"] == 1
+    assert {r["kind"] for r in by_section["requests"]} >= {"rectification", "access"}
+    assert {e["event_type"] for e in by_section["security_events"]} >= {
+        "auth.sign_in_succeeded",
+        "auth.sign_in_failed",
+        "data.exported",
+    }
+    user_entries = [e for e in by_section["audit_entries"] if e["content_type__model"] == "user"]
+    assert any(e["changes"] and "email" in e["changes"] for e in user_entries)
+    assert lines[-1]["record"]["counts"] == {k: len(v) for k, v in by_section.items()}
+    # The access request is complete once the stream ended.
+    request = DataSubjectRequest.objects.get(subject=subject, kind="access")
+    assert request.status == "completed" and request.response_seconds is not None
+
+
+def test_a_user_exports_their_own_data_but_not_someone_elses(api_client, subject) -> None:
+    api_client.force_authenticate(subject)
+    assert _export(api_client, subject)[1]["record"]["email"] == EMAIL
+    other = factories.UserFactory()
+    response = api_client.get(f"/api/compliance/gdpr/export/{other.public_id}")
+    assert response.status_code == 403
+
+
+def _text_columns() -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND data_type IN "
+            "('text', 'character varying', 'character', 'json', 'jsonb', 'inet') "
+            "ORDER BY table_name, column_name"
+        )
+        return cursor.fetchall()
+
+
+def _find_everywhere(needles: list[str]) -> list[tuple[str, str, str]]:
+    found = []
+    with connection.cursor() as cursor:
+        for table, column in _text_columns():
+            for needle in needles:
+                cursor.execute(
+                    f'SELECT count(*) FROM "{table}" WHERE "{column}"::text ILIKE %s',
+                    [f"%{needle}%"],
+                )
+                if cursor.fetchone()[0]:
+                    found.append((table, column, needle))
+    return found
+
+
+def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
+    api_client, privacy_officer, subject
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the catalog scan reads information_schema")
+    needles = [EMAIL, FORMER_EMAIL, NAME, *IPS]
+    # Before: the scan sees the person in many places, so it can see them.
+    before = {(t, c) for t, c, _ in _find_everywhere(needles)}
+    assert {
+        ("accounts_user", "email"),
+        ("accounts_usersession", "ip"),
+        ("audit_securityevent", "ip"),
+        ("audit_auditlogentry", "changes"),
+    } <= before
+    user_type = ContentType.objects.get_for_model(User)
+    entries_before = AuditLogEntry.objects.filter(
+        content_type=user_type, object_pk=str(subject.pk)
+    ).count()
+    events_before = (
+        SecurityEvent.objects.filter(actor=subject).count()
+        + SecurityEvent.objects.filter(target_user=subject).count()
+    )
+
+    api_client.force_authenticate(privacy_officer)
+    response = api_client.delete(f"/api/compliance/gdpr/delete/{subject.public_id}")
+    assert response.status_code == 200, response.content
+    body = response.json()
+
+    assert _find_everywhere(needles) == []
+    # The records stay, pseudonymous, and the chains still verify.
+    assert (
+        AuditLogEntry.objects.filter(content_type=user_type, object_pk=str(subject.pk)).count()
+        == entries_before + 1
+    )
+    assert (
+        SecurityEvent.objects.filter(actor=subject).count()
+        + SecurityEvent.objects.filter(target_user=subject).count()
+        >= events_before
+    )
+    assert_chain_verifies(AuditLogEntry)
+    assert_chain_verifies(SecurityEvent)
+    subject.refresh_from_db()
+    assert not subject.is_active and not subject.has_usable_password()
+    assert not UserSession.objects.filter(user=subject).exists()
+    # Consent history stays as proof, pointing at the pseudonym.
+    assert ConsentRecord.objects.filter(user=subject).count() == 1
+
+    request = DataSubjectRequest.objects.get(public_id=body["request"])
+    assert request.status == "completed" and request.response_seconds is not None
+    certificate = DeletionCertificate.objects.get(public_id=body["certificate"])
+    assert certificate.request_id == request.pk and certificate.identifier_count == 2
+    assert SecurityEvent.objects.filter(event_type="data.erased", target_user=subject).exists()
+
+
+def test_erasure_is_refused_under_a_legal_hold_and_recorded(
+    api_client, privacy_officer, subject
+) -> None:
+    hold = legal_hold_place(owner=privacy_officer, reason="litigation", user=subject)
+    api_client.force_authenticate(privacy_officer)
+
+    response = api_client.delete(f"/api/compliance/gdpr/delete/{subject.public_id}")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "legal_hold"
+    subject.refresh_from_db()
+    assert subject.email == EMAIL
+    refused = DataSubjectRequest.objects.get(subject=subject, kind="erasure")
+    assert refused.status == "refused" and refused.outcome["holds"] == [str(hold.public_id)]
+
+
+def test_erasure_is_refused_under_a_user_data_hold(privacy_officer, subject) -> None:
+    from cloudexpress.api.exceptions import ServiceError
+
+    legal_hold_place(owner=privacy_officer, reason="audit", data_type=DataType.USER_DATA)
+    with pytest.raises(ServiceError):
+        gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+
+
+def test_erasure_needs_privacy_manage_and_is_not_self_service(api_client, subject) -> None:
+    member = factories.MembershipFactory().user
+    api_client.force_authenticate(member)
+    assert api_client.delete(f"/api/compliance/gdpr/delete/{subject.public_id}").status_code == 403
+    api_client.force_authenticate(subject)
+    assert api_client.delete(f"/api/compliance/gdpr/delete/{subject.public_id}").status_code == 403
+    subject.refresh_from_db()
+    assert subject.email == EMAIL
+
+
+def test_a_second_erasure_is_refused(privacy_officer, subject) -> None:
+    from cloudexpress.api.exceptions import ServiceError
+
+    gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    with pytest.raises(ServiceError) as refused:
+        gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    assert refused.value.get_codes() == "already_erased"
