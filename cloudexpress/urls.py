@@ -3,16 +3,35 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts.auth import api_views as auth_api
 from cloudexpress import views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
+
+# Admin asks for the second factor at its own sign-in (django-otp).
+admin.site.__class__ = OTPAdminSite
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", ApiDocsView.as_view(), name="api-docs"),
     path("me", api_views.MeView.as_view(), name="api-me"),
+    path("auth/token", auth_api.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/refresh", auth_api.TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/token/revoke", auth_api.TokenRevokeView.as_view(), name="api-token-revoke"),
+    path("auth/api-keys", auth_api.ApiKeyListCreateView.as_view(), name="api-keys"),
+    path(
+        "auth/api-keys/<uuid:key_id>/rotate",
+        auth_api.ApiKeyRotateView.as_view(),
+        name="api-key-rotate",
+    ),
+    path(
+        "compliance/security/policy",
+        auth_api.PasswordPolicyView.as_view(),
+        name="api-security-policy",
+    ),
 ]
 
 urlpatterns = [

@@ -10,8 +10,24 @@ from accounts.models.core import (
     UserSession,
     normalise_email,
 )
+from accounts.models.credentials import (
+    ApiKey,
+    BackupCode,
+    IpAllowlistEntry,
+    PasswordHistory,
+    RefreshRecord,
+    TokenFamily,
+    TOTPDevice,
+)
 
 __all__ = [
+    "ApiKey",
+    "BackupCode",
+    "IpAllowlistEntry",
+    "PasswordHistory",
+    "RefreshRecord",
+    "TOTPDevice",
+    "TokenFamily",
     "Membership",
     "Organization",
     "Permission",

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django import forms
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label="Code from your authenticator app, or a backup code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )

@@ -1,0 +1,105 @@
+"""Pages of the authentication flows (thin: the work is in the services)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from allauth.account.internal.decorators import login_stage_required
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import DEVICE_ID_SESSION_KEY
+
+from accounts.auth import mfa, sessions
+from accounts.auth.forms import SecondFactorForm
+from accounts.auth.stages import STAGE_KEY
+from accounts.models import TOTPDevice
+
+logger = logging.getLogger(__name__)
+
+
+def _enrolment_device(request: HttpRequest, stage: Any) -> TOTPDevice:
+    user = stage.login.user
+    device_id = stage.state.get("device_id")
+    device = None
+    if device_id:
+        device = TOTPDevice.objects.filter(pk=device_id, user_id=user.pk).first()
+    if device is None:
+        device = mfa.totp_device_start(user=user)
+        stage.state["device_id"] = device.pk
+        # The stashed login lives in the session: store the new state there.
+        from allauth.account.internal.stagekit import stash_login
+
+        stash_login(request, stage.login)
+    return device
+
+
+@login_stage_required(stage=STAGE_KEY, redirect_urlname="account_login")
+@require_http_methods(["GET", "POST"])
+def second_factor(request: HttpRequest) -> HttpResponse:
+    """Ask for the second factor, or enrol one first when it is required."""
+    stage = request._login_stage  # type: ignore[attr-defined]
+    user = stage.login.user
+    mode = stage.state.get("mode", "verify")
+    form = SecondFactorForm(request.POST or None)
+    context: dict[str, Any] = {"form": form, "mode": mode}
+
+    if mode == "enrolled":
+        if request.method == "POST" and request.POST.get("action") == "continue":
+            return stage.exit()
+        return render(request, "accounts/auth/second_factor.html", context)
+
+    if mode == "enrol":
+        device = _enrolment_device(request, stage)
+        context["qr_data_uri"] = mfa.totp_qr_data_uri(device)
+        context["secret"] = device.secret
+        if request.method == "POST" and form.is_valid():
+            codes = mfa.totp_device_confirm(device=device, code=form.cleaned_data["code"])
+            if codes is not None:
+                request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+                stage.state["mode"] = "enrolled"
+                from allauth.account.internal.stagekit import stash_login
+
+                stash_login(request, stage.login)
+                context.update(mode="enrolled", backup_codes=codes)
+                return render(request, "accounts/auth/second_factor.html", context)
+            form.add_error("code", "That code is not valid. Try the current one.")
+        return render(request, "accounts/auth/second_factor.html", context)
+
+    if request.method == "POST" and form.is_valid():
+        result, wait = mfa.second_factor_verify(
+            user=user, code=form.cleaned_data["code"], channel="web"
+        )
+        if result == mfa.MfaResult.ACCEPTED:
+            device = mfa.confirmed_device(user)
+            if device is not None:
+                request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            return stage.exit()
+        if result == mfa.MfaResult.THROTTLED:
+            form.add_error("code", f"Too many wrong codes. Try again in {wait} seconds.")
+        else:
+            form.add_error("code", "That code is not valid.")
+        status = 429 if result == mfa.MfaResult.THROTTLED else 400
+        return render(request, "accounts/auth/second_factor.html", context, status=status)
+    return render(request, "accounts/auth/second_factor.html", context)
+
+
+@login_required
+def session_list(request: HttpRequest) -> HttpResponse:
+    rows = sessions.sessions_for_user(user=request.user, current_key=request.session.session_key)
+    return render(request, "accounts/auth/sessions.html", {"sessions": rows})
+
+
+@login_required
+@require_POST
+def session_revoke(request: HttpRequest, session_id: str) -> HttpResponse:
+    revoked = sessions.session_revoke_own(
+        user=request.user, public_handle=session_id, current_key=request.session.session_key
+    )
+    if revoked:
+        messages.success(request, "The session was signed out.")
+    return HttpResponseRedirect(reverse("auth_sessions"))
