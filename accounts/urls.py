@@ -12,5 +12,6 @@ urlpatterns = [
     path(
         "sessions/<str:session_id>/revoke", auth_views.session_revoke, name="auth_session_revoke"
     ),
+    path("github/link/", auth_views.github_link, name="auth_github_link"),
     path("", include("allauth.urls")),
 ]

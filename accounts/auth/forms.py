@@ -9,3 +9,10 @@ class SecondFactorForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
     )
+
+
+class GitHubLinkForm(forms.Form):
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    code = forms.CharField(label="Code from your authenticator app", max_length=20, required=False)

@@ -103,3 +103,33 @@ def session_revoke(request: HttpRequest, session_id: str) -> HttpResponse:
     if revoked:
         messages.success(request, "The session was signed out.")
     return HttpResponseRedirect(reverse("auth_sessions"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def github_link(request: HttpRequest) -> HttpResponse:
+    """Confirm password and second factor, then offer the GitHub connect button."""
+    from django.contrib.auth import authenticate
+
+    from accounts.auth.forms import GitHubLinkForm
+    from accounts.auth.github import github_link_allow
+
+    form = GitHubLinkForm(request.POST or None)
+    user = request.user
+    needs_code = mfa.mfa_enabled_for(user) or mfa.mfa_required_for(user)
+    if request.method == "POST" and form.is_valid():
+        checked = authenticate(request, email=user.email, password=form.cleaned_data["password"])
+        if checked is None or checked.pk != user.pk:
+            form.add_error("password", "The password is not correct.")
+        elif needs_code:
+            result, _ = mfa.second_factor_verify(
+                user=user, code=form.cleaned_data["code"], channel="github_link"
+            )
+            if result != mfa.MfaResult.ACCEPTED:
+                form.add_error("code", "That code is not valid.")
+        if not form.errors:
+            github_link_allow(request)
+            return render(request, "accounts/auth/github_link.html", {"confirmed": True})
+    return render(
+        request, "accounts/auth/github_link.html", {"form": form, "needs_code": needs_code}
+    )
