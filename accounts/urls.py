@@ -12,6 +12,7 @@ urlpatterns = [
     path(
         "sessions/<str:session_id>/revoke", auth_views.session_revoke, name="auth_session_revoke"
     ),
+    path("orgs/<slug:org_slug>/ip-allowlist/", auth_views.ip_allowlist, name="auth_ip_allowlist"),
     path("github/link/", auth_views.github_link, name="auth_github_link"),
     path("", include("allauth.urls")),
 ]

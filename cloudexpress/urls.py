@@ -55,3 +55,5 @@ handler400 = "cloudexpress.views.error_400"
 handler403 = "cloudexpress.views.error_403"
 handler404 = "cloudexpress.views.error_404"
 handler500 = "cloudexpress.views.error_500"
+# allauth answers its per-address page limits through this handler.
+handler429 = "accounts.auth.views.rate_limited"

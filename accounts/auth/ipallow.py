@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from accounts.models import IpAllowlistEntry, Membership, Organization
+from accounts.models import IpAllowlistEntry, Membership, Organization, OrganizationAccessPolicy
 from audit.models import SecurityEvent
 from audit.services import security_event_record
 
@@ -57,19 +57,57 @@ def ip_is_allowed(organization_id: int, ip: str) -> bool:
     return False
 
 
+def blocked_countries(organization_id: int) -> list[str]:
+    key = f"geoblock:{organization_id}"
+    cached = cache.get(key)
+    if cached is None:
+        policy = OrganizationAccessPolicy.objects.filter(organization_id=organization_id).first()
+        cached = list(policy.blocked_countries) if policy else []
+        cache.set(key, cached, _CACHE_SECONDS)
+    return [str(code).upper() for code in cached]
+
+
 def ip_access_check(*, organization: Organization, ip: str, user: Any, channel: str) -> bool:
     """Whether ``ip`` may act in ``organization``; a refusal is a security event."""
-    if ip_is_allowed(organization.pk, ip):
+    reason = ""
+    if not ip_is_allowed(organization.pk, ip):
+        reason = "allowlist"
+    else:
+        blocked = blocked_countries(organization.pk)
+        if blocked:
+            from accounts.auth.geo import country_for_ip
+
+            country = country_for_ip(ip)
+            if country is not None and country in blocked:
+                reason = "country"
+    if not reason:
         return True
     security_event_record(
         event_type=SecurityEvent.Type.IP_DENIED,
         target_user=user,
         organization=organization,
         ip=ip,
-        detail={"channel": channel},
+        detail={"channel": channel, "reason": reason},
     )
     logger.warning("ip_allowlist.denied", extra={"organization_id": organization.pk})
     return False
+
+
+def access_policy_set_blocked_countries(
+    *, organization: Organization, countries: list[str], actor: Any
+) -> OrganizationAccessPolicy:
+    codes = sorted({c.strip().upper() for c in countries if len(c.strip()) == 2})
+    policy, _ = OrganizationAccessPolicy.objects.update_or_create(
+        organization=organization, defaults={"blocked_countries": codes}
+    )
+    cache.delete(f"geoblock:{organization.pk}")
+    security_event_record(
+        event_type=SecurityEvent.Type.SETTINGS_CHANGED,
+        actor=actor,
+        organization=organization,
+        detail={"setting": "blocked_countries", "countries": codes},
+    )
+    return policy
 
 
 class AllowlistLockoutError(ValueError):

@@ -148,6 +148,44 @@ class SessionPolicyMiddleware:
             return HttpResponseRedirect(reverse("account_change_password"))
         return self.get_response(request)
 
+    def process_view(
+        self, request: HttpRequest, view: Any, args: Any, kwargs: dict[str, Any]
+    ) -> HttpResponse | None:
+        """Pages that act in an organization (an ``org_slug`` in their URL)
+        need a current membership and an address inside its allowlist."""
+        slug = kwargs.get("org_slug")
+        user = getattr(request, "user", None)
+        if not slug or user is None or not user.is_authenticated:
+            return None
+        from django.shortcuts import render
+
+        from accounts.auth import ipallow
+        from accounts.models import Organization
+        from cloudexpress.clientip import client_ip
+
+        organization = Organization.objects.filter(slug=slug).first()
+        membership = (
+            ipallow.membership_current(user=user, organization_id=organization.pk)
+            if organization
+            else None
+        )
+        if organization is None or membership is None:
+            return render(
+                request, "errors/error.html", {"status": 404, "title": "Not found"}, status=404
+            )
+        if not ipallow.ip_access_check(
+            organization=organization, ip=client_ip(request), user=user, channel="page"
+        ):
+            return render(
+                request,
+                "errors/error.html",
+                {"status": 403, "title": "Your address may not reach this organization"},
+                status=403,
+            )
+        request.cx_organization = organization  # type: ignore[attr-defined]
+        request.cx_membership = membership  # type: ignore[attr-defined]
+        return None
+
     @staticmethod
     def _may_pass_when_expired(path: str) -> bool:
         allowed = (reverse("account_change_password"), reverse("account_logout"))

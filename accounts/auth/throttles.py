@@ -16,6 +16,12 @@ from cloudexpress.clientip import client_ip
 
 
 class _EndpointThrottle(SimpleRateThrottle):
+    def get_rate(self) -> str | None:
+        # Read at call time, not import time, so settings changes apply.
+        from rest_framework.settings import api_settings
+
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
     def ident_for(self, request: Any) -> str | None:
         raise NotImplementedError
 

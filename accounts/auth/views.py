@@ -133,3 +133,62 @@ def github_link(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/auth/github_link.html", {"form": form, "needs_code": needs_code}
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ip_allowlist(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The organization's allowlist (the middleware checked membership and address)."""
+    from accounts.auth import ipallow
+    from accounts.models import IpAllowlistEntry, Role
+    from cloudexpress.clientip import client_ip
+
+    organization = request.cx_organization  # type: ignore[attr-defined]
+    membership = request.cx_membership  # type: ignore[attr-defined]
+    # TODO(roles): ask the roles work's permission resolver for
+    # ip_allowlist.manage instead of the role kind.
+    may_manage = membership.role.kind in (Role.Kind.OWNER, Role.Kind.ADMIN)
+    context: dict[str, Any] = {"organization": organization, "may_manage": may_manage}
+    if request.method == "POST":
+        if not may_manage:
+            return render(
+                request, "errors/error.html", {"status": 403, "title": "Forbidden"}, status=403
+            )
+        try:
+            ipallow.allowlist_entry_add(
+                organization=organization,
+                cidr=request.POST.get("cidr", ""),
+                actor=request.user,
+                actor_ip=client_ip(request),
+                confirm=request.POST.get("confirm") == "yes",
+            )
+        except ipallow.AllowlistLockoutError as exc:
+            context.update(error=str(exc), needs_confirm=True, cidr=request.POST.get("cidr", ""))
+        except ValueError:
+            context.update(error="Enter a range such as 203.0.113.0/24 or 2001:db8::/32.")
+        else:
+            return HttpResponseRedirect(request.path)
+    context["entries"] = list(
+        IpAllowlistEntry.objects.filter(organization=organization).order_by("cidr")
+    )
+    status = 400 if context.get("error") else 200
+    return render(request, "accounts/auth/ip_allowlist.html", context, status=status)
+
+
+def rate_limited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """allauth's per-address page limits end here: a 429 with Retry-After."""
+    from audit.models import SecurityEvent
+    from audit.services import security_event_record
+    from cloudexpress.api.exceptions import json_error
+
+    security_event_record(
+        event_type=SecurityEvent.Type.THROTTLED, detail={"scope": "page", "path": request.path}
+    )
+    if request.path.startswith("/api/"):
+        response: HttpResponse = json_error(request, 429, "Too many requests: slow down.")
+    else:
+        response = render(
+            request, "errors/error.html", {"status": 429, "title": "Too many requests"}, status=429
+        )
+    response["Retry-After"] = "60"
+    return response

@@ -198,3 +198,20 @@ class IpAllowlistEntry(models.Model):
 
     def __str__(self) -> str:
         return self.cidr
+
+
+class OrganizationAccessPolicy(models.Model):
+    """Where an organization may be reached from, beyond its IP allowlist."""
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="access_policy"
+    )
+    # ISO 3166-1 alpha-2 codes refused, looked up in the offline database.
+    blocked_countries = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "organization access policies"
+
+    def __str__(self) -> str:
+        return f"access policy of {self.organization_id}"

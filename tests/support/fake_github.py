@@ -46,7 +46,7 @@ class FakeGitHub:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _json(self, status: int, body: Any) -> None:
@@ -57,7 +57,7 @@ class FakeGitHub:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 fake.requests.append(f"GET {parsed.path}")
                 query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
@@ -87,7 +87,7 @@ class FakeGitHub:
                     return self._json(200, user.emails)
                 return self._json(404, {"message": "Not Found"})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 parsed = urlparse(self.path)
                 fake.requests.append(f"POST {parsed.path}")
                 length = int(self.headers.get("Content-Length", "0"))
