@@ -29,11 +29,18 @@ logger = logging.getLogger(__name__)
 
 
 def organization_access_check(
-    request: Request, user: User, organization: Any, channel: str
+    request: Request, user: User, organization: Any, channel: str, *, is_member: bool | None = None
 ) -> None:
-    """Refuse when the user is not a current member or the address is outside."""
-    membership = ipallow.membership_current(user=user, organization_id=organization.pk)
-    if membership is None:
+    """Refuse when the user is not a current member or the address is outside.
+
+    ``is_member`` lets a caller that already read the membership (the API
+    key lookup) skip the query; ``cx_membership`` is then None.
+    """
+    membership = None
+    if is_member is None:
+        membership = ipallow.membership_current(user=user, organization_id=organization.pk)
+        is_member = membership is not None
+    if not is_member:
         security_event_record(
             event_type=SecurityEvent.Type.PERMISSION_DENIED,
             target_user=user,
@@ -106,7 +113,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         named = ipallow.organization_named(request)
         if named is not None and named.pk != key.organization_id:
             raise exceptions.PermissionDenied("This key belongs to another organization.")
-        organization_access_check(request, user, key.organization, "api_key")
+        organization_access_check(
+            request,
+            user,
+            key.organization,
+            "api_key",
+            is_member=apikeys.api_key_membership_current(key),
+        )
         apikeys.api_key_touch(key=key, ip=client_ip(request))
         return user, key
 

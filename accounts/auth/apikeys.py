@@ -17,10 +17,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from accounts.models import ApiKey, Organization, User
+from accounts.models import ApiKey, Membership, Organization, User
 from accounts.permissions import CATALOG
 from audit.models import SecurityEvent
 from audit.services import security_event_record
@@ -144,11 +144,28 @@ def api_key_lookup(raw: str) -> ApiKey | None:
     """The key for ``raw`` with its user and organization (one query)."""
     if not raw.startswith(KEY_SCHEME + "_"):
         return None
+    # The membership's state comes in the same query: the hot path is one read.
+    membership = Membership.objects.filter(
+        user_id=OuterRef("user_id"), organization_id=OuterRef("organization_id")
+    )
     return (
         ApiKey.objects.select_related("user", "organization")
+        .annotate(
+            membership_status=Subquery(membership.values("status")[:1]),
+            membership_expires_at=Subquery(membership.values("expires_at")[:1]),
+        )
         .filter(secret_hash=_hash(raw))
         .first()
     )
+
+
+def api_key_membership_current(key: Any, now: datetime | None = None) -> bool:
+    """Whether the key's user is a current member (from ``api_key_lookup``'s row)."""
+    moment = now or timezone.now()
+    if getattr(key, "membership_status", None) != Membership.Status.ACTIVE:
+        return False
+    expires = getattr(key, "membership_expires_at", None)
+    return expires is None or expires > moment
 
 
 def api_key_touch(*, key: ApiKey, ip: str, now: datetime | None = None) -> bool:

@@ -25,25 +25,34 @@ ORGANIZATION_HEADER = "X-Organization"
 
 
 def _cache_key(organization_id: int) -> str:
-    return f"ipallow:{organization_id}"
+    return f"orgaccess:{organization_id}"
 
 
-def allowlist_networks(organization_id: int) -> list[str]:
-    """The organization's ranges, cached briefly (changes clear the cache)."""
+def access_rules(organization_id: int) -> tuple[list[str], list[str]]:
+    """The organization's ranges and blocked countries, in one cache read.
+
+    Cached briefly; every change through this module clears the entry.
+    """
     cached = cache.get(_cache_key(organization_id))
     if cached is not None:
-        return list(cached)
+        return list(cached[0]), list(cached[1])
     ranges = list(
         IpAllowlistEntry.objects.filter(organization_id=organization_id).values_list(
             "cidr", flat=True
         )
     )
-    cache.set(_cache_key(organization_id), ranges, _CACHE_SECONDS)
-    return ranges
+    policy = OrganizationAccessPolicy.objects.filter(organization_id=organization_id).first()
+    blocked = [str(code).upper() for code in (policy.blocked_countries if policy else [])]
+    cache.set(_cache_key(organization_id), (ranges, blocked), _CACHE_SECONDS)
+    return ranges, blocked
 
 
-def ip_is_allowed(organization_id: int, ip: str) -> bool:
-    ranges = allowlist_networks(organization_id)
+def allowlist_networks(organization_id: int) -> list[str]:
+    return access_rules(organization_id)[0]
+
+
+def ip_is_allowed(organization_id: int, ip: str, ranges: list[str] | None = None) -> bool:
+    ranges = allowlist_networks(organization_id) if ranges is None else ranges
     if not ranges:
         return True
     try:
@@ -58,22 +67,16 @@ def ip_is_allowed(organization_id: int, ip: str) -> bool:
 
 
 def blocked_countries(organization_id: int) -> list[str]:
-    key = f"geoblock:{organization_id}"
-    cached = cache.get(key)
-    if cached is None:
-        policy = OrganizationAccessPolicy.objects.filter(organization_id=organization_id).first()
-        cached = list(policy.blocked_countries) if policy else []
-        cache.set(key, cached, _CACHE_SECONDS)
-    return [str(code).upper() for code in cached]
+    return access_rules(organization_id)[1]
 
 
 def ip_access_check(*, organization: Organization, ip: str, user: Any, channel: str) -> bool:
     """Whether ``ip`` may act in ``organization``; a refusal is a security event."""
     reason = ""
-    if not ip_is_allowed(organization.pk, ip):
+    ranges, blocked = access_rules(organization.pk)
+    if not ip_is_allowed(organization.pk, ip, ranges):
         reason = "allowlist"
     else:
-        blocked = blocked_countries(organization.pk)
         if blocked:
             from accounts.auth.geo import country_for_ip
 
@@ -100,7 +103,7 @@ def access_policy_set_blocked_countries(
     policy, _ = OrganizationAccessPolicy.objects.update_or_create(
         organization=organization, defaults={"blocked_countries": codes}
     )
-    cache.delete(f"geoblock:{organization.pk}")
+    cache.delete(_cache_key(organization.pk))
     security_event_record(
         event_type=SecurityEvent.Type.SETTINGS_CHANGED,
         actor=actor,

@@ -12,14 +12,13 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-from datetime import timedelta
 from typing import Any
 
 import pyotp
 import segno
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import BackupCode, Membership, Role, TOTPDevice, User
@@ -45,13 +44,16 @@ def mfa_required_for(user: Any) -> bool:
     if user.is_staff or user.is_superuser:
         return True
     now = timezone.now()
-    memberships = Membership.objects.filter(
-        user_id=user.pk, status=Membership.Status.ACTIVE
-    ).exclude(expires_at__lte=now)
+    # One query whatever the number of memberships.
     return (
-        memberships.filter(role__kind__in=PRIVILEGED_KINDS).exists()
-        or memberships.filter(organization__require_mfa=True).exists()
-        or memberships.filter(organization__is_operator=True).exists()
+        Membership.objects.filter(user_id=user.pk, status=Membership.Status.ACTIVE)
+        .exclude(expires_at__lte=now)
+        .filter(
+            Q(role__kind__in=PRIVILEGED_KINDS)
+            | Q(organization__require_mfa=True)
+            | Q(organization__is_operator=True)
+        )
+        .exists()
     )
 
 
@@ -247,7 +249,3 @@ def second_factor_verify(*, user: User, code: str, channel: str) -> tuple[str, i
     if accepted:
         return MfaResult.ACCEPTED, 0
     return MfaResult.REFUSED, 0
-
-
-def throttle_window() -> timedelta:
-    return timedelta(seconds=MAX_THROTTLE_SECONDS)
