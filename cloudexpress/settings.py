@@ -271,10 +271,12 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # axes first: it refuses a locked-out account or address before any backend
-# checks the password (and so before the password's cost is paid).
+# checks the password (and so before the password's cost is paid). allauth's
+# backend alone after it (it extends ModelBackend and reads email= and
+# username=): with ModelBackend beside it a wrong password would be hashed
+# twice, and its cost would differ from an unknown account's.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 

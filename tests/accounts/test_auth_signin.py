@@ -285,3 +285,34 @@ def test_lockout_lifts_after_the_cool_off_and_an_unlock_is_recorded() -> None:
     assert sign_in_password(Client(), user.email).status_code == 302
     assert SecurityEvent.objects.filter(event_type=SecurityEvent.Type.UNLOCKED).exists()
     assert not mail.outbox or all("password" not in m.subject.lower() for m in mail.outbox)
+
+
+def test_known_wrong_unknown_and_correct_sign_ins_each_pay_one_password_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    calls: list[str] = []
+    real_verify, real_encode = Argon2PasswordHasher.verify, Argon2PasswordHasher.encode
+
+    def verify(self, password, encoded):  # type: ignore[no-untyped-def]
+        calls.append("verify")
+        return real_verify(self, password, encoded)
+
+    def encode(self, password, salt):  # type: ignore[no-untyped-def]
+        calls.append("encode")
+        return real_encode(self, password, salt)
+
+    monkeypatch.setattr(Argon2PasswordHasher, "verify", verify)
+    monkeypatch.setattr(Argon2PasswordHasher, "encode", encode)
+    user = verified_user()
+    counts = {}
+    for name, email, password in (
+        ("correct", user.email, DEFAULT_PASSWORD),
+        ("known_wrong", user.email, WRONG),
+        ("unknown", "ghost@example.test", WRONG),
+    ):
+        calls.clear()
+        sign_in_password(Client(), email, password)
+        counts[name] = len(calls)
+    assert counts == {"correct": 1, "known_wrong": 1, "unknown": 1}
