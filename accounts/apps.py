@@ -6,7 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and access"
 
     def ready(self) -> None:
-        from accounts.auth import receivers  # noqa: F401 - connects the receivers
+        from accounts.auth import admin, receivers  # noqa: F401 - registers and connects
         from accounts.auth.revocation import terminated_user_revoke
         from accounts.termination import register_revoker
 

@@ -183,7 +183,18 @@ def api_key_touch(*, key: ApiKey, ip: str, now: datetime | None = None) -> bool:
         .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff))
         .update(last_used_at=moment, last_used_ip=ip)
     )
-    return written == 1
+    if written != 1:
+        return False
+    # At most one event a minute per key: use is recorded, the hot path
+    # stays a read.
+    security_event_record(
+        event_type=SecurityEvent.Type.API_KEY_USED,
+        target_user=key.user_id,
+        organization=key.organization_id,
+        ip=ip,
+        detail={"prefix": key.prefix},
+    )
+    return True
 
 
 def api_key_allows(key: Any, permission_code: str) -> bool:

@@ -192,3 +192,54 @@ def rate_limited(request: HttpRequest, exception: Exception | None = None) -> Ht
         )
     response["Retry-After"] = "60"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mfa_settings(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator (optional for most members), or renew backup codes."""
+    user = request.user
+    device = mfa.confirmed_device(user)
+    context: dict[str, Any] = {
+        "enrolled": device is not None,
+        "required": mfa.mfa_required_for(user),
+        "form": SecondFactorForm(),
+    }
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+
+    if device is None:
+        pending = TOTPDevice.objects.filter(user_id=user.pk, confirmed=False).first()
+        if pending is None or action == "restart":
+            pending = mfa.totp_device_start(user=user)
+        if action == "confirm":
+            form = SecondFactorForm(request.POST)
+            codes = None
+            if form.is_valid():
+                codes = mfa.totp_device_confirm(device=pending, code=form.cleaned_data["code"])
+            if codes is not None:
+                request.session[DEVICE_ID_SESSION_KEY] = pending.persistent_id
+                # A new factor is a privilege change: new session key.
+                sessions.session_rotate(request)
+                return render(
+                    request,
+                    "accounts/auth/mfa_settings.html",
+                    {"enrolled": True, "backup_codes": codes},
+                )
+            form.add_error("code", "That code is not valid. Try the current one.")
+            context["form"] = form
+        context.update(qr_data_uri=mfa.totp_qr_data_uri(pending), secret=pending.secret)
+        return render(request, "accounts/auth/mfa_settings.html", context)
+
+    if action == "backup_codes":
+        form = SecondFactorForm(request.POST)
+        if form.is_valid():
+            result, _ = mfa.second_factor_verify(
+                user=user, code=form.cleaned_data["code"], channel="backup_codes_renew"
+            )
+            if result == mfa.MfaResult.ACCEPTED:
+                codes = mfa.backup_codes_generate(user_id=user.pk)
+                context["backup_codes"] = codes
+                return render(request, "accounts/auth/mfa_settings.html", context)
+        form.add_error("code", "That code is not valid.")
+        context["form"] = form
+    return render(request, "accounts/auth/mfa_settings.html", context)

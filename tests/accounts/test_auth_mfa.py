@@ -219,7 +219,51 @@ def test_jwt_endpoint_asks_for_the_code_of_a_user_who_must_have_mfa() -> None:
     _, totp = enrolled_device(user)
     missing = api.post("/api/auth/token", body, format="json")
     assert missing.status_code == 401 and missing.json()["code"] == "mfa_required"
-    ok = api.post("/api/auth/token", {**body, "otp": totp.now()}, format="json")
+    code = totp.now()
+    ok = api.post("/api/auth/token", {**body, "otp": code}, format="json")
     assert ok.status_code == 200
-    replay = api.post("/api/auth/token", {**body, "otp": totp.now()}, format="json")
+    replay = api.post("/api/auth/token", {**body, "otp": code}, format="json")
     assert replay.status_code == 401 and replay.json()["code"] == "mfa_invalid"
+
+
+def test_a_member_may_enrol_from_the_settings_page_and_the_session_key_changes() -> None:
+    user = verified_user()
+    client = Client()
+    sign_in_password(client, user.email)
+    page = client.get("/accounts/security/mfa/")
+    assert page.status_code == 200 and b"optional" in page.content
+    secret = re.search(r"<code>([A-Z2-7]{32})</code>", page.content.decode()).group(1)
+    before = client.cookies["sessionid"].value
+    done = client.post(
+        "/accounts/security/mfa/", {"action": "confirm", "code": pyotp.TOTP(secret).now()}
+    )
+    assert done.status_code == 200
+    assert len(re.findall(r"<code>[a-z0-9]{5}-[a-z0-9]{5}</code>", done.content.decode())) == 10
+    assert client.cookies["sessionid"].value != before
+    assert client.get("/api/me").status_code == 200
+    assert mfa.mfa_enabled_for(user)
+
+    # From now on the sign-in asks for the code.
+    client.logout()
+    assert sign_in_password(client, user.email)["Location"] == "/accounts/2fa/"
+
+
+def test_mfa_reset_removes_the_factor_and_refuses_earlier_tokens() -> None:
+    user = verified_user()
+    _, totp = enrolled_device(user)
+    mfa.backup_codes_generate(user_id=user.pk)
+    api = APIClient()
+    pair = api.post(
+        "/api/auth/token",
+        {"email": user.email, "password": DEFAULT_PASSWORD, "otp": totp.now()},
+        format="json",
+    ).json()
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {pair['access']}"}
+    assert APIClient().get("/api/me", **bearer).status_code == 200
+    mfa.mfa_reset(user=user, actor=verified_user())
+    assert APIClient().get("/api/me", **bearer).status_code == 401
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not BackupCode.objects.filter(user=user).exists()
+    assert SecurityEvent.objects.filter(
+        event_type=SecurityEvent.Type.MFA_REMOVED, target_user=user
+    ).exists()

@@ -104,3 +104,28 @@ def test_admin_revokes_every_session_of_a_user() -> None:
     assert sessions.sessions_revoke_all(user=user, actor=verified_user()) == 3
     assert all(client.get("/api/me").status_code == 401 for client in clients)
     assert not UserSession.objects.filter(user=user).exists()
+
+
+def test_admin_action_signs_a_user_out_everywhere() -> None:
+    from accounts.auth import mfa
+    from tests.accounts.auth_support import enrolled_device
+
+    staff = verified_user(is_staff=True, is_superuser=True)
+    _, totp = enrolled_device(staff)
+    admin_client = Client()
+    sign_in_password(admin_client, staff.email)
+    assert admin_client.post("/accounts/2fa/", {"code": totp.now()}).status_code == 302
+    assert admin_client.get("/admin/accounts/usersession/").status_code == 200
+
+    target = verified_user()
+    browser = Client()
+    sign_in_password(browser, target.email)
+    assert browser.get("/api/me").status_code == 200
+    row = UserSession.objects.get(user=target)
+    response = admin_client.post(
+        "/admin/accounts/usersession/",
+        {"action": "sign_out_users_everywhere", "_selected_action": [row.pk]},
+    )
+    assert response.status_code == 302
+    assert browser.get("/api/me").status_code == 401
+    assert mfa.mfa_enabled_for(staff)
