@@ -485,7 +485,10 @@ REST_FRAMEWORK = {
         "anon_endpoint": _env("RATE_LIMIT_API_ANON", "60/min"),
         "token": _env("RATE_LIMIT_API_TOKEN", "30/min"),
     },
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.auth.api.ApiKeyScopePermission",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cloudexpress.api.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

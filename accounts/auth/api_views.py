@@ -130,6 +130,8 @@ class TokenRevokeView(_TokenEndpoint):
 class PasswordPolicyView(APIView):
     """The active password policy and, for the default, its NIST deviation."""
 
+    required_permission = "controls.view"
+
     @extend_schema(responses=dict[str, Any], operation_id="security_policy_retrieve")
     def get(self, request: Request) -> Response:
         return Response(passwords.policy_describe())

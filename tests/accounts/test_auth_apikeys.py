@@ -127,3 +127,25 @@ def test_scopes_are_what_the_key_allows() -> None:
     issued = _issue()
     assert apikeys.api_key_allows(issued.key, "controls.view")
     assert not apikeys.api_key_allows(issued.key, "members.manage")
+
+
+def test_a_key_reaches_only_views_its_scopes_allow() -> None:
+    user = verified_user()
+    organization = member(user).organization
+    allowed = apikeys.api_key_create(
+        user=user, organization=organization, name="a", scopes=["controls.view"], created_by=user
+    )
+    narrow = apikeys.api_key_create(
+        user=user, organization=organization, name="b", scopes=["evidence.view"], created_by=user
+    )
+    url = "/api/compliance/security/policy"
+    assert APIClient().get(url, HTTP_AUTHORIZATION=f"ApiKey {allowed.raw}").status_code == 200
+    assert APIClient().get(url, HTTP_AUTHORIZATION=f"ApiKey {narrow.raw}").status_code == 403
+    # A key cannot mint keys, whatever its scopes.
+    minted = APIClient().post(
+        "/api/auth/api-keys",
+        {"name": "x", "organization": organization.slug, "scopes": []},
+        format="json",
+        HTTP_AUTHORIZATION=f"ApiKey {allowed.raw}",
+    )
+    assert minted.status_code == 403

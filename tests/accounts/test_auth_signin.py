@@ -316,3 +316,17 @@ def test_known_wrong_unknown_and_correct_sign_ins_each_pay_one_password_hash(
         sign_in_password(Client(), email, password)
         counts[name] = len(calls)
     assert counts == {"correct": 1, "known_wrong": 1, "unknown": 1}
+
+
+def test_a_new_address_needs_verification_before_it_becomes_primary() -> None:
+    user = verified_user()
+    client = Client()
+    sign_in_password(client, user.email)
+    mail.outbox.clear()
+    added = client.post("/accounts/email/", {"action_add": "", "email": "moved@example.test"})
+    assert added.status_code in (200, 302)
+    assert EmailAddress.objects.filter(user=user, email="moved@example.test", verified=False)
+    assert User.objects.get(pk=user.pk).email == user.email
+    path = link_in_last_mail(r"http://testserver(/accounts/confirm-email/[^\s]+)")
+    client.post(path.replace("http://testserver", ""))
+    assert EmailAddress.objects.get(user=user, email="moved@example.test").verified
