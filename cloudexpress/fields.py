@@ -42,3 +42,42 @@ class EncryptedTextField(models.TextField):
 def blind_index(value: str, *, purpose: str) -> str:
     """Return the searchable HMAC of ``value`` for the column named by ``purpose``."""
     return keyring().blind_index(value, purpose=purpose)
+
+
+def encrypted_fields_rotate(batch_size: int = 500) -> dict[str, int]:
+    """Re-encrypt, under the ring's current key, every value sealed by an older one.
+
+    Returns the number of rows rewritten per ``app_label.Model.field``. Safe
+    to run twice: rows already under the current key are skipped.
+    """
+    from django.apps import apps
+    from django.db import transaction
+    from django.db.models.functions import Cast
+
+    ring = keyring()
+    current = ring.current_id + ":"
+    rewritten: dict[str, int] = {}
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if not isinstance(field, EncryptedTextField):
+                continue
+            label = f"{model._meta.label}.{field.name}"
+            rewritten[label] = 0
+            # Cast to plain text to read the stored form with its key id.
+            stale = [
+                pk
+                for pk, raw in model._default_manager.annotate(
+                    _raw=Cast(field.name, models.TextField())
+                ).values_list("pk", "_raw")
+                if raw is not None and not raw.startswith(current)
+            ]
+            for start in range(0, len(stale), batch_size):
+                with transaction.atomic():
+                    for obj in model._default_manager.filter(
+                        pk__in=stale[start : start + batch_size]
+                    ):
+                        model._default_manager.filter(pk=obj.pk).update(
+                            **{field.name: getattr(obj, field.attname)}
+                        )
+                        rewritten[label] += 1
+    return rewritten

@@ -22,6 +22,7 @@ api_patterns = [
     path("auth/token/refresh", auth_api.TokenRefreshView.as_view(), name="api-token-refresh"),
     path("auth/token/revoke", auth_api.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("auth/api-keys", auth_api.ApiKeyListCreateView.as_view(), name="api-keys"),
+    path("auth/service-keys", auth_api.ServiceApiKeyCreateView.as_view(), name="api-service-keys"),
     path(
         "auth/api-keys/<uuid:key_id>/rotate",
         auth_api.ApiKeyRotateView.as_view(),

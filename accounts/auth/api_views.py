@@ -234,3 +234,39 @@ class ApiKeyRotateView(APIView):
         body = dict(ApiKeyOutput(issued.key).data)
         body["key"] = issued.raw
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ServiceApiKeyCreateView(APIView):
+    """An Owner or Admin creates a key for a service of the organization."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ApiKeyInput, responses=ApiKeyOutput, operation_id="service_keys_create")
+    def post(self, request: Request) -> Response:
+        from django.utils import timezone
+
+        if isinstance(request.auth, ApiKey):
+            raise exceptions.PermissionDenied("An API key cannot create API keys.")
+        data = ApiKeyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user
+        assert isinstance(user, User)
+        organization = Organization.objects.filter(
+            slug=data.validated_data["organization"]
+        ).first()
+        if organization is None:
+            raise exceptions.PermissionDenied("You are not a current member of this organization.")
+        days = data.validated_data.get("expires_in_days")
+        try:
+            issued = apikeys.service_api_key_create(
+                admin=user,
+                organization=organization,
+                name=data.validated_data["name"],
+                scopes=data.validated_data["scopes"],
+                expires_at=timezone.now() + timedelta(days=days) if days else None,
+            )
+        except apikeys.ApiKeyError as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
+        body = dict(ApiKeyOutput(issued.key).data)
+        body["key"] = issued.raw
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -204,3 +204,51 @@ def api_key_allows(key: Any, permission_code: str) -> bool:
     once the roles work exposes a selector for them.
     """
     return permission_code in (key.scopes or [])
+
+
+@transaction.atomic
+def service_api_key_create(
+    *,
+    admin: User,
+    organization: Organization,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    """An admin's key for a service: it acts as its own service account, so
+    the audit trail names the service and the key outlives its creator.
+
+    TODO(roles): limit ``scopes`` to the creating admin's own permissions
+    once the roles work exposes them; today Owners and Admins may grant any.
+    """
+    from accounts.models import Role
+    from accounts.services import membership_create, roles_builtin_ensure
+
+    admin_membership = Membership.objects.filter(
+        user_id=admin.pk,
+        organization=organization,
+        status=Membership.Status.ACTIVE,
+        role__kind__in=(Role.Kind.OWNER, Role.Kind.ADMIN),
+    ).first()
+    if admin_membership is None or not admin_membership.is_current():
+        raise ApiKeyError("Only an Owner or Admin of the organization creates service keys.")
+    service = User.objects.create_user(
+        email=f"svc-{secrets.token_hex(6)}@service.invalid",
+        password=None,
+        full_name=f"Service: {name}"[:200],
+    )
+    membership_create(
+        user=service,
+        organization=organization,
+        role=roles_builtin_ensure()["member"],
+        invited_by=admin,
+    )
+    return api_key_create(
+        user=service,
+        organization=organization,
+        name=name,
+        scopes=scopes,
+        created_by=admin,
+        kind=ApiKey.Kind.SERVICE,
+        expires_at=expires_at,
+    )

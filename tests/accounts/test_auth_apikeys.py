@@ -149,3 +149,32 @@ def test_a_key_reaches_only_views_its_scopes_allow() -> None:
         HTTP_AUTHORIZATION=f"ApiKey {allowed.raw}",
     )
     assert minted.status_code == 403
+
+
+def test_an_admin_creates_a_service_key_that_acts_as_its_own_account() -> None:
+    admin = verified_user()
+    organization = member(admin, "admin").organization
+    client = Client()
+    client.force_login(admin)
+    created = client.post(
+        "/api/auth/service-keys",
+        {"name": "backup job", "organization": organization.slug, "scopes": ["controls.view"]},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    raw = created.json()["key"]
+    me = APIClient().get("/api/me", HTTP_AUTHORIZATION=f"ApiKey {raw}")
+    assert me.status_code == 200
+    assert me.json()["email"].endswith("@service.invalid")
+    key = ApiKey.objects.get(prefix=created.json()["prefix"])
+    assert key.kind == ApiKey.Kind.SERVICE and key.created_by == admin
+
+    plain = verified_user()
+    member(plain, "member", organization)
+    client.force_login(plain)
+    refused = client.post(
+        "/api/auth/service-keys",
+        {"name": "x", "organization": organization.slug, "scopes": []},
+        content_type="application/json",
+    )
+    assert refused.status_code == 403

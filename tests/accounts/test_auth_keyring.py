@@ -132,3 +132,21 @@ def test_production_refuses_to_start_without_field_encryption_keys() -> None:
     broken = _start_production({"FIELD_ENCRYPTION_KEYS": "k1:short"})
     assert broken.returncode == 2
     assert "FIELD_ENCRYPTION_KEYS is malformed" in broken.stderr
+
+
+@pytest.mark.django_db
+def test_rotation_job_re_encrypts_old_rows_under_the_current_key_once() -> None:
+    from cloudexpress.fields import encrypted_fields_rotate
+
+    k1 = _spec("k1")
+    with override_settings(FIELD_ENCRYPTION_KEYS=k1):
+        device, _ = enrolled_device(verified_user())
+        secret = device.secret
+    with override_settings(FIELD_ENCRYPTION_KEYS=_spec("k2") + "," + k1):
+        assert encrypted_fields_rotate()["accounts.TOTPDevice.secret"] == 1
+        assert encrypted_fields_rotate()["accounts.TOTPDevice.secret"] == 0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT secret FROM accounts_totpdevice WHERE id = %s", [device.pk])
+            assert cursor.fetchone()[0].startswith("k2:")
+        device.refresh_from_db()
+        assert device.secret == secret
