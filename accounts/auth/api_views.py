@@ -77,9 +77,10 @@ class TokenObtainView(_TokenEndpoint):
                 code="password_expired",
                 status_code=403,
             )
-        if mfa.mfa_enabled_for(user) or mfa.mfa_required_for(user):
+        checked = mfa.mfa_enabled_for(user) or mfa.mfa_required_for(user)
+        if checked:
             self._second_factor(user, data.validated_data.get("otp") or "")
-        return Response(jwt.token_pair_issue(user=user))
+        return Response(jwt.token_pair_issue(user=user, mfa=checked))
 
     @staticmethod
     def _second_factor(user: User, code: str) -> None:

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 FAMILY_CLAIM = "fam"
 VERSION_CLAIM = "ver"
+# True when the second factor was checked at the token endpoint.
+MFA_CLAIM = "mfa"
 
 
 class RefreshRefusedError(Exception):
@@ -39,10 +41,11 @@ class RefreshRefusedError(Exception):
         self.detail = detail
 
 
-def _issue(*, user: User, family: TokenFamily) -> dict[str, str]:
+def _issue(*, user: User, family: TokenFamily, mfa: bool) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     refresh[FAMILY_CLAIM] = str(family.public_id)
     refresh[VERSION_CLAIM] = user.credentials_version
+    refresh[MFA_CLAIM] = mfa
     RefreshRecord.objects.create(
         jti=refresh["jti"],
         family=family,
@@ -52,10 +55,10 @@ def _issue(*, user: User, family: TokenFamily) -> dict[str, str]:
 
 
 @transaction.atomic
-def token_pair_issue(*, user: User) -> dict[str, str]:
+def token_pair_issue(*, user: User, mfa: bool = False) -> dict[str, str]:
     """Start a family and return its first access and refresh tokens."""
     family = TokenFamily.objects.create(user=user)
-    pair = _issue(user=user, family=family)
+    pair = _issue(user=user, family=family, mfa=mfa)
     security_event_record(
         event_type=SecurityEvent.Type.TOKEN_ISSUED,
         actor=user,
@@ -101,7 +104,7 @@ def token_refresh(*, raw: str) -> dict[str, str]:
             ):
                 raise RefreshRefusedError("token_revoked", "The refresh token was revoked.")
             RefreshRecord.objects.filter(pk=record.pk).update(used_at=timezone.now())
-            return _issue(user=user, family=family)
+            return _issue(user=user, family=family, mfa=bool(token.get(MFA_CLAIM)))
 
     security_event_record(
         event_type=SecurityEvent.Type.TOKEN_REUSED,
@@ -128,9 +131,17 @@ def token_family_revoke(*, raw: str, reason: str = TokenFamily.RevokedReason.SIG
 
 
 def access_claims_valid(user: User, payload: Any) -> bool:
-    """Whether an access token's version still matches the user."""
-    return (
+    """Whether an access token's version still matches the user, and a token
+    issued without a second factor still may be (the user was not promoted
+    to a role that needs one since)."""
+    if not (
         user.is_active
         and user.terminated_at is None
         and payload.get(VERSION_CLAIM) == user.credentials_version
-    )
+    ):
+        return False
+    if payload.get(MFA_CLAIM):
+        return True
+    from accounts.auth.mfa import mfa_required_for
+
+    return not mfa_required_for(user)

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 SIGNED_IN_AT = "cx_signed_in_at"
 LAST_SEEN = "cx_last_seen"
+MFA_CHECK = "cx_mfa_required_checked"
 
 
 def session_handle(session_key: str) -> str:
@@ -146,7 +147,36 @@ class SessionPolicyMiddleware:
 
                 return json_error(request, 403, "Your password has expired: change it first.")
             return HttpResponseRedirect(reverse("account_change_password"))
+
+        if self._second_factor_missing(request, user, now):
+            if request.path.startswith("/api/"):
+                from cloudexpress.api.exceptions import json_error
+
+                return json_error(request, 403, "Your role requires a second factor: enrol one.")
+            return HttpResponseRedirect(reverse("auth_mfa_settings"))
         return self.get_response(request)
+
+    @staticmethod
+    def _second_factor_missing(request: HttpRequest, user: Any, now: int) -> bool:
+        """A session without a verified second factor whose user now needs one
+        (promoted to Admin, or the organization began requiring MFA after the
+        sign-in). The answer is kept in the session for a minute, so the
+        common case costs no query."""
+        is_verified = getattr(user, "is_verified", None)
+        if is_verified is not None and is_verified():
+            return False
+        path = request.path
+        if path in (reverse("auth_mfa_settings"), reverse("account_logout")):
+            return False
+        session = request.session
+        checked = session.get(MFA_CHECK)
+        if checked and now - int(checked[0]) < settings.SESSION_TOUCH_SECONDS:
+            return bool(checked[1])
+        from accounts.auth.mfa import mfa_required_for
+
+        required = mfa_required_for(user)
+        session[MFA_CHECK] = [now, required]
+        return required
 
     def process_view(
         self, request: HttpRequest, view: Any, args: Any, kwargs: dict[str, Any]

@@ -55,3 +55,15 @@ def signed_in_user_id(client: Client) -> int | None:
 
     value = client.session.get(SESSION_KEY)
     return int(value) if value is not None else None
+
+
+def sign_in_with_mfa(client: Client, user: User) -> None:
+    """Sign ``user`` in through the password and second-factor steps."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device, _ = enrolled_device(user)
+    response = sign_in_password(client, user.email)
+    assert response["Location"] == "/accounts/2fa/", response
+    assert (
+        client.post("/accounts/2fa/", {"code": pyotp.TOTP(device.secret).now()}).status_code == 302
+    )

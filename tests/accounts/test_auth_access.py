@@ -13,7 +13,12 @@ from accounts.auth import apikeys, ipallow
 from accounts.auth.geo import country_for_ip
 from accounts.models import IpAllowlistEntry
 from audit.models import SecurityEvent
-from tests.accounts.auth_support import member, sign_in_password, verified_user
+from tests.accounts.auth_support import (
+    member,
+    sign_in_password,
+    sign_in_with_mfa,
+    verified_user,
+)
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -96,9 +101,8 @@ def test_a_member_of_two_organizations_reaches_each_only_from_its_ranges() -> No
 def test_an_admin_cannot_lock_themselves_out_without_confirming() -> None:
     admin = verified_user()
     organization = member(admin, "admin").organization
-    # Admins must use MFA: skip the stage by giving the session directly.
-    client = Client()
-    client.force_login(admin)
+    client = Client(REMOTE_ADDR=INSIDE)
+    sign_in_with_mfa(client, admin)
     url = f"/accounts/orgs/{organization.slug}/ip-allowlist/"
     refused = client.post(url, {"cidr": "192.0.2.0/24"}, REMOTE_ADDR=INSIDE)
     assert refused.status_code == 400 and b"confirm" in refused.content

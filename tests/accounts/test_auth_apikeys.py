@@ -15,7 +15,12 @@ from rest_framework.test import APIClient
 
 from accounts.auth import apikeys
 from accounts.models import ApiKey
-from tests.accounts.auth_support import member, sign_in_password, verified_user
+from tests.accounts.auth_support import (
+    member,
+    sign_in_password,
+    sign_in_with_mfa,
+    verified_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -155,7 +160,7 @@ def test_an_admin_creates_a_service_key_that_acts_as_its_own_account() -> None:
     admin = verified_user()
     organization = member(admin, "admin").organization
     client = Client()
-    client.force_login(admin)
+    sign_in_with_mfa(client, admin)
     created = client.post(
         "/api/auth/service-keys",
         {"name": "backup job", "organization": organization.slug, "scopes": ["controls.view"]},

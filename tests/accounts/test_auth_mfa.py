@@ -267,3 +267,32 @@ def test_mfa_reset_removes_the_factor_and_refuses_earlier_tokens() -> None:
     assert SecurityEvent.objects.filter(
         event_type=SecurityEvent.Type.MFA_REMOVED, target_user=user
     ).exists()
+
+
+def test_promotion_to_admin_after_sign_in_demands_a_second_factor_everywhere() -> None:
+    user = verified_user()
+    membership = member(user, "member")
+    browser = Client()
+    sign_in_password(browser, user.email)
+    pair = (
+        APIClient()
+        .post(
+            "/api/auth/token", {"email": user.email, "password": DEFAULT_PASSWORD}, format="json"
+        )
+        .json()
+    )
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {pair['access']}"}
+    assert browser.get("/api/me").status_code == 200
+    assert browser.get("/accounts/sessions/").status_code == 200
+    assert APIClient().get("/api/me", **bearer).status_code == 200
+
+    from tests import factories
+
+    membership.role = factories.builtin_role("admin")
+    membership.save()
+    with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
+        assert browser.get("/api/me").status_code == 403
+        page = browser.get("/accounts/sessions/")
+        assert page.status_code == 302 and page["Location"] == "/accounts/security/mfa/"
+        assert browser.get("/accounts/security/mfa/").status_code == 200
+        assert APIClient().get("/api/me", **bearer).status_code == 401
