@@ -330,3 +330,14 @@ def test_a_new_address_needs_verification_before_it_becomes_primary() -> None:
     path = link_in_last_mail(r"http://testserver(/accounts/confirm-email/[^\s]+)")
     client.post(path.replace("http://testserver", ""))
     assert EmailAddress.objects.get(user=user, email="moved@example.test").verified
+
+
+@pytest.mark.parametrize(
+    "path", ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]
+)
+def test_sign_in_pages_render_in_the_portal_layout_without_inline_script(path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "CloudExpress" in html and 'name="csrfmiddlewaretoken"' in html
+    assert "<script>" not in html and "style=" not in html
