@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
 from audit.models import SecurityEvent
@@ -34,6 +35,10 @@ class _EndpointThrottle(SimpleRateThrottle):
 
     def throttle_failure(self) -> bool:
         request = getattr(self, "_request", None)
+        # One event per client and endpoint a minute: a flood of refused
+        # requests must not become a flood of writes.
+        if not cache.add(f"throttled-event:{self.key}", 1, 60):
+            return False
         security_event_record(
             event_type=SecurityEvent.Type.THROTTLED,
             target_user=getattr(getattr(request, "user", None), "pk", None),

@@ -179,3 +179,14 @@ def _rest_framework() -> dict:
     from django.conf import settings
 
     return dict(settings.REST_FRAMEWORK)
+
+
+def test_a_flood_of_throttled_requests_records_one_event_a_minute() -> None:
+    user = verified_user()
+    client = Client()
+    sign_in_password(client, user.email)
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "user_endpoint": "2/min"}
+    with override_settings(REST_FRAMEWORK={**_rest_framework(), "DEFAULT_THROTTLE_RATES": rates}):
+        answers = [client.get("/api/me").status_code for _ in range(12)]
+    assert answers[:2] == [200, 200] and set(answers[2:]) == {429}
+    assert SecurityEvent.objects.filter(event_type=SecurityEvent.Type.THROTTLED).count() == 1
