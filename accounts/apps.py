@@ -11,3 +11,8 @@ class AccountsConfig(AppConfig):
         from accounts import auditing, middleware, services  # noqa: F401
 
         auditing.register_models()
+        from accounts.auth import admin, receivers  # noqa: F401 - registers and connects
+        from accounts.auth.revocation import terminated_user_revoke
+        from accounts.termination import register_revoker
+
+        register_revoker(terminated_user_revoke)

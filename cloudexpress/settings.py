@@ -82,6 +82,23 @@ if PRODUCTION:
 elif not SECRET_KEY:
     SECRET_KEY = DEVELOPMENT_SECRET_KEY
 
+# Field encryption (cloudexpress.keyring): "k2:base64key,k1:base64key", the
+# first encrypts, all decrypt. Required in production, like SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS")
+if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
+    _fail("FIELD_ENCRYPTION_KEYS is required in production")
+if not FIELD_ENCRYPTION_KEYS:
+    from cloudexpress.keyring import development_keys
+
+    FIELD_ENCRYPTION_KEYS = development_keys(SECRET_KEY)
+else:
+    from cloudexpress.keyring import KeyRingError, parse_keys
+
+    try:
+        parse_keys(FIELD_ENCRYPTION_KEYS)
+    except KeyRingError as exc:
+        _fail(f"FIELD_ENCRYPTION_KEYS is malformed: {exc}")
+
 DEBUG = _env_bool("DJANGO_DEBUG", default=False) and not PRODUCTION
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
@@ -105,6 +122,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "auditlog",
     "csp",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "django_otp",
+    "axes",
     "accounts",
     "audit",
     "compliance",
@@ -123,10 +146,16 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.CredentialsMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.auth.sessions.SessionPolicyMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "cloudexpress.requestcontext.AuditActorMiddleware",
     "compliance.privacy.usage.ApiUsageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # axes asks to be last: it turns a lockout flagged during the view into
+    # its lockout response.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -250,34 +279,166 @@ HEARTBEAT_SECONDS = _env_int("HEARTBEAT_SECONDS", 60)
 # --- Authentication -------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
-# ModelBackend authenticates (first: login() and force_login() default to the
-# first backend). Permission checks, Django admin's included, are answered by
-# the accounts authorization service alone: User.has_perm asks only
-# AuthorizationBackend, which authenticates nobody.
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "accounts.authorization.AuthorizationBackend",
-]
-LOGIN_URL = "login"
+# Permission checks, Django admin's included, are answered by the accounts
+# authorization service alone: User.has_perm asks only AuthorizationBackend,
+# which authenticates nobody (see the authentication block for the others).
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 12},
-    },
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+# axes first: it refuses a locked-out account or address before any backend
+# checks the password (and so before the password's cost is paid). allauth's
+# backend alone after it (it extends ModelBackend and reads email= and
+# username=): with ModelBackend beside it a wrong password would be hashed
+# twice, and its cost would differ from an unknown account's.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+    "accounts.authorization.AuthorizationBackend",
 ]
+
+# Password policy (accounts.auth.passwords): "compliance" follows the
+# company's compliance document (composition rules and 90-day expiry, a
+# documented deviation from NIST SP 800-63B); "nist" follows SP 800-63B-4.
+PASSWORD_POLICY_PROFILE = _env("PASSWORD_POLICY_PROFILE", "compliance").lower()
+if PASSWORD_POLICY_PROFILE not in {"compliance", "nist"}:
+    _fail(f"PASSWORD_POLICY_PROFILE must be compliance or nist, got {PASSWORD_POLICY_PROFILE!r}")
+PASSWORD_HISTORY_COUNT = 5
+PASSWORD_EXPIRY_DAYS = _env_int("PASSWORD_EXPIRY_DAYS", 90)
+PASSWORD_BREACHED_LIST = BASE_DIR / "accounts" / "auth" / "data" / "common-passwords.txt.gz"
+_POLICY = "accounts.auth.passwords."
+AUTH_PASSWORD_VALIDATORS: list[dict[str, object]] = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": _POLICY + "PasswordHistoryValidator", "OPTIONS": {"count": PASSWORD_HISTORY_COUNT}},
+]
+if PASSWORD_POLICY_PROFILE == "compliance":
+    AUTH_PASSWORD_VALIDATORS += [
+        {
+            "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+            "OPTIONS": {"min_length": 12},
+        },
+        {"NAME": _POLICY + "CompositionValidator"},
+        {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    ]
+else:
+    AUTH_PASSWORD_VALIDATORS += [
+        {
+            "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+            "OPTIONS": {"min_length": 15},
+        },
+        {
+            "NAME": "django.contrib.auth.password_validation.CommonPasswordValidator",
+            "OPTIONS": {"password_list_path": PASSWORD_BREACHED_LIST},
+        },
+    ]
+
+# django-allauth: e-mail only, verification before first use, the same
+# answer whether or not an address has an account.
+ACCOUNT_ADAPTER = "accounts.auth.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.auth.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_GET = False
+# The current session stays; every other one ends (accounts.auth.passwords).
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[CloudExpress] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+# Failed sign-ins are counted by axes, per account and per address; allauth's
+# own failure limit would hide whether axes works, so it is off. The page
+# limits per address stay (and read the one client-IP function).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": False,
+    "login": _env("RATE_LIMIT_SIGN_IN", "30/m/ip"),
+    "signup": _env("RATE_LIMIT_SIGN_UP", "20/m/ip"),
+    "reset_password": "20/m/ip,5/m/key",
+    "confirm_email": "1/3m/key",
+    "change_password": "5/m/user",
+}
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = True
+GITHUB_URL = _env("GITHUB_URL")
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {
+    "github": {
+        "SCOPE": ["read:user", "user:email"],
+        **({"GITHUB_URL": GITHUB_URL} if GITHUB_URL else {}),
+        **(
+            {
+                "APPS": [
+                    {
+                        "client_id": _env("GITHUB_CLIENT_ID"),
+                        "secret": _env("GITHUB_CLIENT_SECRET"),
+                    }
+                ]
+            }
+            if _env("GITHUB_CLIENT_ID")
+            else {}
+        ),
+    }
+}
+
+# django-axes: lock after N failures per account and, separately, per address.
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = _env_int("AUTH_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("AUTH_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# A fixed cool-off: refused attempts during a lockout do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "cloudexpress.clientip.client_ip_for_axes"
+AXES_USERNAME_CALLABLE = "accounts.auth.lockout.axes_username"
+AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "otp", "otp_token", "code"]
+AXES_VERBOSE = False
+
+# django-otp and the second factor.
+OTP_TOTP_ISSUER = "CloudExpress"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+MFA_BACKUP_CODE_COUNT = 10
+
+# JWT (djangorestframework-simplejwt) with families and a version claim
+# (accounts.auth.jwt); the blacklist is the RefreshRecord table.
+JWT_ACCESS_LIFETIME = timedelta(minutes=_env_int("JWT_ACCESS_MINUTES", 5))
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": JWT_ACCESS_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=_env_int("JWT_REFRESH_HOURS", 24)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": False,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "USER_ID_FIELD": "public_id",
+    "USER_ID_CLAIM": "sub",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# API keys: last use written at most this often per key.
+API_KEY_TOUCH_SECONDS = 60
+API_KEY_MAX_OVERLAP_HOURS = 72
+
+# IP allowlists and geography: the country database is a local file
+# (a CSV of "start,end,country" ranges); none configured means no lookup.
+GEOIP_DATABASE_PATH = _env("GEOIP_DATABASE_PATH")
 
 # --- Sessions and cookies -------------------------------------------------
 
 SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = _env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
 SESSION_IDLE_SECONDS = _env_int("SESSION_IDLE_SECONDS", 30 * 60)
+# The idle clock is written to the session at most this often.
+SESSION_TOUCH_SECONDS = 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -333,10 +494,25 @@ TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
 # --- API ------------------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # JWT first: its 401 carries the Bearer challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "cloudexpress.api.authentication.SessionAuthentication",
+        "accounts.auth.api.JWTAuthentication",
+        "accounts.auth.api.ApiKeyAuthentication",
+        "accounts.auth.api.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.auth.throttles.UserEndpointThrottle",
+        "accounts.auth.throttles.AnonEndpointThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user_endpoint": _env("RATE_LIMIT_API_USER", "600/min"),
+        "anon_endpoint": _env("RATE_LIMIT_API_ANON", "60/min"),
+        "token": _env("RATE_LIMIT_API_TOKEN", "30/min"),
+    },
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.auth.api.ApiKeyScopePermission",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cloudexpress.api.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -3,14 +3,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import org_urls
+from accounts.auth import api_views as auth_api
 from audit.detection import urls as detection_urls
 from cloudexpress import views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
 from compliance.reports.api import ReportPackAPIView
+
+# Admin asks for the second factor at its own sign-in (django-otp).
+admin.site.__class__ = OTPAdminSite
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -25,6 +30,21 @@ api_patterns = [
     ),
     path("compliance/security/", include(detection_urls.api_urlpatterns)),
     path("compliance/", include("compliance.privacy.api_urls")),
+    path("auth/token", auth_api.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/refresh", auth_api.TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/token/revoke", auth_api.TokenRevokeView.as_view(), name="api-token-revoke"),
+    path("auth/api-keys", auth_api.ApiKeyListCreateView.as_view(), name="api-keys"),
+    path("auth/service-keys", auth_api.ServiceApiKeyCreateView.as_view(), name="api-service-keys"),
+    path(
+        "auth/api-keys/<uuid:key_id>/rotate",
+        auth_api.ApiKeyRotateView.as_view(),
+        name="api-key-rotate",
+    ),
+    path(
+        "compliance/security/policy",
+        auth_api.PasswordPolicyView.as_view(),
+        name="api-security-policy",
+    ),
 ]
 
 urlpatterns = [
@@ -56,3 +76,5 @@ handler400 = "cloudexpress.views.error_400"
 handler403 = "cloudexpress.views.error_403"
 handler404 = "cloudexpress.views.error_404"
 handler500 = "cloudexpress.views.error_500"
+# allauth answers its per-address page limits through this handler.
+handler429 = "accounts.auth.views.rate_limited"

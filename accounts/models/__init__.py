@@ -11,11 +11,29 @@ from accounts.models.core import (
     UserSession,
     normalise_email,
 )
+from accounts.models.credentials import (
+    ApiKey,
+    BackupCode,
+    IpAllowlistEntry,
+    OrganizationAccessPolicy,
+    PasswordHistory,
+    RefreshRecord,
+    TokenFamily,
+    TOTPDevice,
+)
 from accounts.models.grants import ObjectPermissionGrant
 from accounts.models.invitations import Invitation
 from accounts.models.reviews import AccessReviewCampaign, AccessReviewItem, AccessReviewReminder
 
 __all__ = [
+    "ApiKey",
+    "BackupCode",
+    "IpAllowlistEntry",
+    "OrganizationAccessPolicy",
+    "PasswordHistory",
+    "RefreshRecord",
+    "TOTPDevice",
+    "TokenFamily",
     "AccessReviewCampaign",
     "AccessReviewItem",
     "AccessReviewReminder",

@@ -1,0 +1,80 @@
+"""Signal receivers that turn sign-in flows into security events.
+
+Each receiver only records or stamps; the decisions live in the services.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from allauth.account.signals import email_confirmed, password_reset
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from accounts.auth import sessions
+from accounts.auth.lockout import axes_username
+from accounts.models import User
+from audit.models import SecurityEvent
+from audit.services import security_event_record
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(user_logged_in, dispatch_uid="cx_auth_logged_in")
+def _on_logged_in(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        sessions.session_mark_signed_in(request)
+    security_event_record(
+        event_type=SecurityEvent.Type.SIGN_IN_SUCCEEDED,
+        actor=user,
+        target_user=user,
+        detail={"channel": "web"},
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="cx_auth_logged_out")
+def _on_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        security_event_record(event_type=SecurityEvent.Type.SIGNED_OUT, target_user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="cx_auth_login_failed")
+def _on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kw: Any
+) -> None:
+    # The e-mail tried is personal data: the event keeps the account when it
+    # exists, never the address typed.
+    email = axes_username(request, credentials)
+    target = User.objects.filter(email=email).only("pk").first() if email else None
+    security_event_record(
+        event_type=SecurityEvent.Type.SIGN_IN_FAILED,
+        target_user=target,
+        detail={"known_account": target is not None},
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="cx_auth_locked_out")
+def _on_locked_out(
+    sender: Any, request: Any, username: str | None, ip_address: str, **kw: Any
+) -> None:
+    target = User.objects.filter(email=username).only("pk").first() if username else None
+    security_event_record(
+        event_type=SecurityEvent.Type.LOCKED_OUT,
+        target_user=target,
+        ip=ip_address,
+        detail={"known_account": target is not None},
+    )
+
+
+@receiver(email_confirmed, dispatch_uid="cx_auth_email_confirmed")
+def _on_email_confirmed(sender: Any, request: Any, email_address: Any, **kw: Any) -> None:
+    security_event_record(
+        event_type=SecurityEvent.Type.EMAIL_VERIFIED, target_user=email_address.user_id
+    )
+
+
+@receiver(password_reset, dispatch_uid="cx_auth_password_reset")
+def _on_password_reset(sender: Any, request: Any, user: User, **kw: Any) -> None:
+    security_event_record(event_type=SecurityEvent.Type.PASSWORD_RESET, target_user=user)
