@@ -79,10 +79,14 @@ class UserAdmin(admin.ModelAdmin):
         "terminated_reason",
     ]
     # Termination (is_active, terminated_*) goes through user_terminate,
-    # which also revokes sessions and tokens.
+    # which also revokes sessions and tokens. Staff status opens Django admin
+    # and the operator's trail across every tenant: an admin form must not
+    # grant it (it would skip four-eyes approval), so it is read-only here
+    # and granted only from the command line (createsuperuser).
     readonly_fields = [
         "public_id",
         "email",
+        "is_staff",
         "is_active",
         "date_joined",
         "last_login",

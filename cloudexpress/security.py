@@ -5,7 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request whose declared body is larger than MAX_UPLOAD_BYTES.
+
+    Django limits form and JSON bodies it reads into memory
+    (DATA_UPLOAD_MAX_MEMORY_SIZE), but streams file uploads to disk without a
+    cap; this refuses them before a byte is read.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_UPLOAD_BYTES:
+            detail = f"The request body is larger than {settings.MAX_UPLOAD_BYTES} bytes."
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"code": "payload_too_large", "detail": detail, "fields": {}}, status=413
+                )
+            return HttpResponse(detail, status=413, content_type="text/plain")
+        return self.get_response(request)
 
 
 class SecurityHeadersMiddleware:

@@ -139,6 +139,7 @@ MIDDLEWARE = [
     "audit.detection.middleware.BlockedAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "cloudexpress.security.SecurityHeadersMiddleware",
+    "cloudexpress.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -284,6 +285,8 @@ AUTH_USER_MODEL = "accounts.User"
 # which authenticates nobody (see the authentication block for the others).
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -465,6 +468,8 @@ X_FRAME_OPTIONS = "DENY"
 # before any view reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = _env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Whole request bodies, file uploads (evidence, attestations) included.
+MAX_UPLOAD_BYTES = _env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
@@ -590,9 +595,8 @@ PORTAL_CONTACTS = {
     "data_protection_officer": _env("CONTACT_DPO", "dpo@cloudexpress.test"),
 }
 # Links in e-mails (invitations, reminders) start with this.
-PORTAL_BASE_URL = _env("PORTAL_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000").rstrip(
-    "/"
-)
+_EMBEDDED_BASE_URL = f"http://127.0.0.1:{_env('PORTAL_PORT', '8000')}"
+PORTAL_BASE_URL = _env("PORTAL_BASE_URL", "" if PRODUCTION else _EMBEDDED_BASE_URL).rstrip("/")
 if PRODUCTION and not PORTAL_BASE_URL:
     _fail("PORTAL_BASE_URL is required in production")
 OPERATOR_ORGANIZATION_SLUG = _env("OPERATOR_ORGANIZATION_SLUG", "cloudexpress")

@@ -21,9 +21,22 @@ logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Platform-wide figures for the operator's people; each tenant's members
+    see their own organizations only; visitors see how to sign in."""
+    from accounts.models import Membership
     from compliance import selectors
 
-    context = {"summary": selectors.home_summary()}
+    context: dict[str, object] = {"summary": None, "memberships": []}
+    user = request.user
+    if user.is_authenticated:
+        memberships = list(
+            Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
+            .select_related("organization", "role")
+            .order_by("organization__name")
+        )
+        context["memberships"] = memberships
+        if user.is_staff or any(m.organization.is_operator for m in memberships):
+            context["summary"] = selectors.home_summary()
     return render(request, "home.html", context)
 
 

@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED=1
 export LOG_LEVEL=${LOG_LEVEL:-WARNING}
 
 "$PY" manage.py migrate --noinput -v 0
-"$PY" manage.py seed_demo
+demo=$("$PY" manage.py seed_demo | grep -v '^Demo access' || true)
 # A real run over the demo data and this deployment's settings, so the
 # portal opens on a real score.
 "$PY" manage.py run_checks --quiet
@@ -42,17 +42,32 @@ stop() {
 trap '[ -n "$stopping" ] || { stop; exit 0; }' INT TERM
 trap stop EXIT
 
-"$VENV/bin/celery" -A cloudexpress worker --pool=solo --loglevel=WARNING \
+"$VENV/bin/celery" -A cloudexpress --quiet worker --pool=solo --loglevel=WARNING \
   --hostname="embedded@%h" &
 pids+=($!)
-"$VENV/bin/celery" -A cloudexpress beat --loglevel=WARNING \
+"$VENV/bin/celery" -A cloudexpress --quiet beat --loglevel=WARNING \
   --schedule="$("$PY" -c 'from django.conf import settings; import django; django.setup(); print(settings.CELERY_BEAT_SCHEDULE_FILE)')" &
 pids+=($!)
+# --no-proxy-headers: uvicorn would otherwise believe X-Forwarded-For from
+# loopback; the portal's own client-IP function decides instead.
 "$VENV/bin/uvicorn" cloudexpress.asgi:application --host "$HOST" --port "$PORT" \
-  --log-level warning --no-access-log &
+  --log-level warning --no-access-log --no-proxy-headers &
 pids+=($!)
 
+# Print the summary once the server answers, after the processes' banners.
+"$PY" - "$HOST" "$PORT" <<'WAIT' || true
+import socket, sys, time
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.3)
+WAIT
 echo
 echo "CloudExpress Compliance Portal: http://$HOST:$PORT/"
+echo "$demo"
+echo "officer@ is the compliance officer; owner@, officer@ and security@ enrol MFA at first sign-in."
 echo "Ctrl-C stops the web server, the worker and beat."
 wait -n "${pids[@]}" || true

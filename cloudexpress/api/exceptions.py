@@ -71,6 +71,9 @@ def _flatten(detail: Any) -> list[str]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
         exc = PayloadTooLarge()
+    elif isinstance(exc, RecursionError):
+        # Deeply nested JSON exhausts the parser's recursion: bad input.
+        exc = exceptions.ParseError("The JSON body is nested too deeply.")
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
