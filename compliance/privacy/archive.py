@@ -24,6 +24,15 @@ from compliance.privacy import crypto
 logger = logging.getLogger(__name__)
 
 
+class ArchiveJSONEncoder(DjangoJSONEncoder):
+    """Django's encoder, plus binary columns (the audit chain's salts) as hex."""
+
+    def default(self, o: object) -> object:
+        if isinstance(o, bytes | memoryview):
+            return bytes(o).hex()
+        return super().default(o)
+
+
 def archive_storage() -> Storage:
     return storages["privacy_archive"]
 
@@ -42,7 +51,7 @@ def archive_write(
     count = 0
     with gzip.GzipFile(fileobj=plain, mode="wb", mtime=0) as compressed:
         for row in rows:
-            compressed.write(json.dumps(row, cls=DjangoJSONEncoder, sort_keys=True).encode())
+            compressed.write(json.dumps(row, cls=ArchiveJSONEncoder, sort_keys=True).encode())
             compressed.write(b"\n")
             first_pk = row["id"] if first_pk is None else first_pk
             last_pk = row["id"]

@@ -19,7 +19,6 @@ from accounts.tasks import START_JOB, access_review_start_task
 from cloudexpress.api.exceptions import ServiceError
 from compliance.models import JobRun
 from tests.accounts.access_helpers import builtin, member, organization
-from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +33,7 @@ def test_campaign_end_to_end_with_a_revoke() -> None:
     stayer = member(org).user
     auditor = member(org, "auditor", expires_at=QUARTER_START + timedelta(days=60)).user
     leaver_client = Client()
-    assert leaver_client.login(email=leaver.email, password=DEFAULT_PASSWORD)
+    leaver_client.force_login(leaver)
     assert leaver_client.get(f"/orgs/{org.slug}/members").status_code == 200
 
     with time_machine.travel(QUARTER_START, tick=False):

@@ -7,7 +7,6 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.accounts.access_helpers import fresh, member, organization
-from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ def test_operator_admin_terminates_and_the_session_dies() -> None:
     customer_owner = member(customer, "owner").user
     leaver = member(customer).user
     session = Client()
-    assert session.login(email=leaver.email, password=DEFAULT_PASSWORD)
+    session.force_login(leaver)
     assert session.get("/api/me").status_code == 200
 
     refused = APIClient()

@@ -12,7 +12,6 @@ from accounts.services import invitation_send, membership_remove, user_terminate
 from audit.models import SecurityEvent
 from cloudexpress.api.exceptions import ServiceError
 from tests.accounts.access_helpers import builtin, fresh, member, organization
-from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +25,7 @@ def operator_admin():
 
 def signed_in(user: User) -> Client:
     client = Client()
-    assert client.login(email=user.email, password=DEFAULT_PASSWORD)
+    client.force_login(user)
     return client
 
 
