@@ -272,13 +272,43 @@ def lock_and_read_head(model: type[models.Model]) -> tuple[int, str]:
     return head if head else (0, GENESIS)
 
 
-def _set_head(model: type[models.Model], seq: int, row_hash: str) -> None:
+def _set_head(model: type[models.Model], seq: int, prev_hash: str, row_hash: str) -> None:
     if dbvendor.is_postgresql():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {_head_table()} SET seq = %s, row_hash = %s WHERE chain = %s",  # noqa: S608
-                [seq, row_hash, label(model)],
+                f"UPDATE {_head_table()} SET seq = %s, prev_hash = %s, row_hash = %s "  # noqa: S608
+                "WHERE chain = %s",
+                [seq, prev_hash, row_hash, label(model)],
             )
+
+
+def link_many(model: type[models.Model], rows: Sequence[Any]) -> None:
+    """Make ``rows`` the next heads of ``model``'s chain, ready to insert.
+
+    Each row gets its foreign-key copies, salt and personal digest, ``seq``,
+    ``prev_hash`` and ``row_hash`` exactly as ``insert_chained`` gives one
+    row, and the head row is locked and advanced to the last of them. Call it
+    inside the transaction that inserts the rows (by any means): the lock
+    lasts until that transaction ends, and a rollback undoes the head too.
+    """
+    if not rows:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("chain.link_many needs the caller's transaction")
+    copies = FK_COPIES[label(model)]
+    for row in rows:
+        for fk, copy in copies:
+            setattr(row, copy, getattr(row, fk))
+        _seal_personal(row)
+    seq, head_hash = lock_and_read_head(model)
+    prev_hash = head_hash
+    for row in rows:
+        seq += 1
+        row.seq = seq
+        row.prev_hash = prev_hash
+        row.row_hash = compute_hash(prev_hash, row)
+        prev_hash = row.row_hash
+    _set_head(model, seq, rows[-1].prev_hash, prev_hash)
 
 
 _HASHED_AFTER_SEQ: dict[type[models.Model], list[tuple[str, Any]]] = {}
@@ -396,15 +426,7 @@ def insert_chained_many(model: type[models.Model], rows: Iterable[Any]) -> list[
     rows = list(rows)
     if not rows:
         return rows
-    for row in rows:
-        _seal_personal(row)
     with transaction.atomic(savepoint=False):
-        seq, prev_hash = lock_and_read_head(model)
-        for row in rows:
-            seq += 1
-            row.seq = seq
-            row.prev_hash = prev_hash
-            row.row_hash = prev_hash = compute_hash(prev_hash, row)
+        link_many(model, rows)
         model._default_manager.bulk_create(rows, batch_size=500)
-        _set_head(model, seq, prev_hash)
     return rows

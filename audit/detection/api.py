@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth.api import ApiKeyScopePermission
 from accounts.models import User
 from audit.detection import alerts as alert_services
 from audit.detection import containment, incidents, ingest, selectors
@@ -56,7 +57,7 @@ class AlertListSerializer(serializers.Serializer):
 class AlertListView(APIView):
     """Active alerts (open or acknowledged), newest activity first."""
 
-    permission_classes = [IsAuthenticated, HasDetectionPermission]
+    permission_classes = [IsAuthenticated, ApiKeyScopePermission, HasDetectionPermission]
     required_permission = "security_events.view"
 
     @extend_schema(
@@ -94,7 +95,7 @@ class AlertStatusSerializer(serializers.Serializer):
 
 
 class AlertStatusView(APIView):
-    permission_classes = [IsAuthenticated, HasDetectionPermission]
+    permission_classes = [IsAuthenticated, ApiKeyScopePermission, HasDetectionPermission]
     required_permission = "incidents.manage"
 
     @extend_schema(
@@ -156,12 +157,12 @@ class IngestResultSerializer(serializers.Serializer):
 class IngestView(APIView):
     """Accept external security events; all lines or none.
 
-    TODO(ingest-auth): accept an API key with the ingest scope once the auth
-    work provides key authentication; until then a staff session or the
-    ``security_events.ingest`` permission is required.
+    A staff user or one holding ``security_events.ingest`` in the operator
+    organization, by session, JWT or an operator API key whose scopes hold
+    ``security_events.ingest`` (a collector sends with a key).
     """
 
-    permission_classes = [IsAuthenticated, HasDetectionPermission]
+    permission_classes = [IsAuthenticated, ApiKeyScopePermission, HasDetectionPermission]
     required_permission = "security_events.ingest"
 
     @extend_schema(
@@ -220,7 +221,7 @@ class IncidentActionSerializer(serializers.Serializer):
 class IncidentCreateView(APIView):
     """Open an incident by hand or from an alert."""
 
-    permission_classes = [IsAuthenticated, HasDetectionPermission]
+    permission_classes = [IsAuthenticated, ApiKeyScopePermission, HasDetectionPermission]
     required_permission = "incidents.manage"
 
     @extend_schema(
@@ -248,7 +249,7 @@ class IncidentCreateView(APIView):
 class IncidentActionView(APIView):
     """Move an incident on: next phase, note, review, close, communicate."""
 
-    permission_classes = [IsAuthenticated, HasDetectionPermission]
+    permission_classes = [IsAuthenticated, ApiKeyScopePermission, HasDetectionPermission]
     required_permission = "incidents.manage"
 
     @extend_schema(

@@ -324,9 +324,12 @@ _RECORD_COLUMNS = (
     ("event_type", "text"),
     ("severity", "text"),
     ("actor_id", "bigint"),
+    ("actor_pk", "bigint"),
     ("system_actor", "text"),
     ("target_user_id", "bigint"),
+    ("target_user_pk", "bigint"),
     ("organization_id", "bigint"),
+    ("organization_pk", "bigint"),
     ("ip", "inet"),
     ("user_agent", "text"),
     ("request_id", "text"),
@@ -336,13 +339,20 @@ _RECORD_COLUMNS = (
     ("seq", "bigint"),
     ("prev_hash", "text"),
     ("row_hash", "text"),
+    ("personal_digest", "text"),
+    # bytea has no JSON form: the salt travels as hex and is decoded below.
+    ("personal_salt", "text"),
 )
+_SELECT_AS = {"personal_salt": "decode(personal_salt, 'hex')"}
 
 
 def _record(event: SecurityEvent) -> dict[str, Any]:
     record = {name: getattr(event, name) for name, _ in _RECORD_COLUMNS}
     record["public_id"] = str(event.public_id)
     record["occurred_at"] = event.occurred_at.isoformat()
+    salt = event.personal_salt
+    assert salt is not None, "chain.link_many seals every row"
+    record["personal_salt"] = bytes(salt).hex()
     return record
 
 
@@ -355,13 +365,15 @@ def _insert_postgresql(events: list[SecurityEvent]) -> None:
     placeholders per statement. One JSON parameter is quoted once, and
     PostgreSQL unpacks it with the column types below.
     """
-    table = connection.ops.quote_name(SecurityEvent._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(name) for name, _ in _RECORD_COLUMNS)
+    quote = connection.ops.quote_name
+    table = quote(SecurityEvent._meta.db_table)
+    names = ", ".join(quote(name) for name, _ in _RECORD_COLUMNS)
+    selected = ", ".join(_SELECT_AS.get(name, quote(name)) for name, _ in _RECORD_COLUMNS)
     typed = ", ".join(f"{name} {kind}" for name, kind in _RECORD_COLUMNS)
     # Every interpolated name is a constant of this module or the model's
     # table; the rows travel as the one bound parameter.
     sql = (
-        f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608
+        f"INSERT INTO {table} ({names}) SELECT {selected} "  # noqa: S608
         f"FROM jsonb_to_recordset(%s::jsonb) AS rows({typed}) RETURNING id, seq"
     )
     payload = json.dumps([_record(event) for event in events], separators=(",", ":"))
@@ -374,28 +386,19 @@ def _insert_postgresql(events: list[SecurityEvent]) -> None:
 
 
 def events_bulk_insert(events: list[SecurityEvent]) -> None:
-    """Insert events as the next rows of the event chain; the caller's
-    transaction holds the chain lock until commit."""
+    """Insert events as the next rows of the event chain.
+
+    ``chain.link_many`` seals and links them exactly as a single insert would
+    and locks the chain's head row until the caller's transaction ends.
+    """
     if not events:
         return
-    dbvendor.lock_for_transaction("chain:audit.securityevent")
-    head = (
-        SecurityEvent.objects.order_by("-seq")
-        .exclude(seq=None)
-        .values_list("seq", "row_hash")
-        .first()
-    )
-    seq, prev_hash = (int(head[0] or 0), head[1]) if head else (0, chain.GENESIS)
-    for event in events:
-        seq += 1
-        event.seq = seq
-        event.prev_hash = prev_hash
-        event.row_hash = chain.compute_hash(prev_hash, event)
-        prev_hash = event.row_hash
-    if dbvendor.is_postgresql():
-        _insert_postgresql(events)
-    else:
-        SecurityEvent.objects.bulk_create(events, batch_size=500)
+    with transaction.atomic(savepoint=False):
+        chain.link_many(SecurityEvent, events)
+        if dbvendor.is_postgresql():
+            _insert_postgresql(events)
+        else:
+            SecurityEvent.objects.bulk_create(events, batch_size=500)
 
 
 @dataclass

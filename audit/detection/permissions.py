@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
-from django.utils import timezone
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.models import Membership, Role
+from accounts.authorization import is_in_good_standing, user_has_perm
+from accounts.models import ApiKey, Organization, Role
 
 
 def roles_with_permission(code: str) -> list[int]:
@@ -34,26 +33,35 @@ def roles_with_permission(code: str) -> list[int]:
     return sorted(holding)
 
 
+def operator_organization_id() -> int | None:
+    return Organization.objects.filter(is_operator=True).values_list("pk", flat=True).first()
+
+
 def user_has_permission(user: Any, code: str) -> bool:
-    # TODO(permissions): use the accounts app's permission selector once it
-    # lands, so that custom roles and expiring grants are judged in one place.
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    """Staff, or ``code`` held in the operator organization as judged by
+    ``accounts.authorization.user_has_perm`` (custom roles, inherited codes,
+    expiring memberships, terminated users)."""
+    if not is_in_good_standing(user):
         return False
     if user.is_staff or user.is_superuser:
         return True
-    now = timezone.now()
-    return Membership.objects.filter(
-        Q(expires_at=None) | Q(expires_at__gt=now),
-        user=user,
-        organization__is_operator=True,
-        status=Membership.Status.ACTIVE,
-        role__in=roles_with_permission(code),
-    ).exists()
+    operator_id = operator_organization_id()
+    if operator_id is None:
+        return False
+    # The pages and the API answer 403 themselves; the denial is not an
+    # event here, as it was not before this check moved to accounts.
+    return user_has_perm(user, code, operator_id, record_denial=False)
 
 
 class HasDetectionPermission(BasePermission):
-    """DRF permission: staff, or the view's ``required_permission``."""
+    """DRF permission: staff, or the view's ``required_permission`` in the
+    operator organization. An API key counts only when it belongs to the
+    operator organization; its scopes are checked by ``ApiKeyScopePermission``."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         code = getattr(view, "required_permission", "security_events.view")
+        if isinstance(request.auth, ApiKey) and (
+            request.auth.organization_id != operator_organization_id()
+        ):
+            return False
         return user_has_permission(request.user, code)

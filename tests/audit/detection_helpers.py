@@ -30,3 +30,22 @@ def run() -> dict[str, int]:
 
 def alerts(rule: str) -> list[Alert]:
     return list(Alert.objects.filter(rule=rule).order_by("id"))
+
+
+def login_with_second_factor(client: Any, user: Any) -> None:
+    """Sign ``user`` into ``client`` as if through the TOTP step.
+
+    Staff and operator members must use a second factor, and the session
+    policy sends a session without one to the MFA page; the sign-in flow
+    itself is tested in tests/accounts. django_otp marks a session verified
+    by the confirmed device's id under DEVICE_ID_SESSION_KEY.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from tests.accounts.auth_support import enrolled_device
+
+    device, _ = enrolled_device(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

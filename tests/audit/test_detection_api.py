@@ -11,6 +11,7 @@ from accounts.models import Organization
 from audit.detection import alerts as alert_services
 from audit.models import Alert
 from tests import factories
+from tests.audit.detection_helpers import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +72,9 @@ def test_alerts_listed_for_permitted_users_and_refused_to_others(api_client) -> 
 def test_alert_list_runs_a_constant_number_of_queries(api_client) -> None:
     api_client.force_authenticate(factories.UserFactory(is_staff=True))
     _alert(1)
+    # The first request of a user also looks up its organization for the API
+    # usage counter, then cached: measure warm requests only.
+    assert api_client.get(URL).status_code == 200
     with CaptureQueriesContext(connection) as few:
         assert api_client.get(URL).status_code == 200
     for index in range(2, 12):
@@ -116,7 +120,7 @@ def test_alert_page_shows_scored_events_and_why(client) -> None:
         record("auth.sign_in_failed", at(index * 0.1), ip="203.0.113.9", detail={"username": "x"})
     detection_run()
     alert = Alert.objects.get(rule="brute_force_ip")
-    client.force_login(factories.UserFactory(is_staff=True))
+    login_with_second_factor(client, factories.UserFactory(is_staff=True))
     page = client.get(f"/security/alerts/{alert.public_id}/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -134,7 +138,7 @@ def test_alert_and_incident_pages_run_a_constant_number_of_queries(client) -> No
     from tests.audit.detection_helpers import at, record
 
     staff = factories.UserFactory(is_staff=True)
-    client.force_login(staff)
+    login_with_second_factor(client, staff)
 
     def burst(ip: str, count: int) -> Alert:
         for index in range(count):

@@ -18,7 +18,7 @@ from audit.models import Alert, Incident, IncidentCommunication, Notification
 from cloudexpress.api.exceptions import ServiceError
 from compliance.models import JobRun
 from tests import factories
-from tests.audit.detection_helpers import record
+from tests.audit.detection_helpers import login_with_second_factor, record
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_incident_by_hand_cannot_close_early_and_page_selects_month(
     with pytest.raises(ServiceError, match="Lessons"):
         incidents.incident_close(incident=incident, by=owner)
     client = Client()
-    client.force_login(owner)
+    login_with_second_factor(client, owner)
     month = timezone.now().strftime("%Y-%m")
     page = client.get(f"/security/incidents/?month={month}")
     assert page.status_code == 200 and "Lost laptop" in page.content.decode()

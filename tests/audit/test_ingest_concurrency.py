@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from audit import chain
+from audit import chain, verification
 from audit.detection.engine import detection_run
 from audit.detection.ingest import events_ingest, parse_jsonl
 from audit.models import Alert, IngestedLine, SecurityEvent
@@ -74,6 +74,39 @@ def test_two_importers_of_one_file_store_each_line_once() -> None:
         assert event.prev_hash == previous
         assert chain.compute_hash(previous, event) == event.row_hash
         previous = event.row_hash
+
+
+def test_an_import_and_single_records_at_once_share_one_verified_chain() -> None:
+    """The bulk path and the one-row insert take the same head-row lock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency is proven on PostgreSQL")
+    from audit.services import security_event_record
+
+    def singles() -> int:
+        for _ in range(60):
+            security_event_record(event_type="auth.signed_out")
+        return 60
+
+    def bulk() -> int:
+        return events_ingest(
+            parse_jsonl(_lines(300)), source="race", batch_size=20, detect=False
+        ).added
+
+    jobs = [singles, bulk]
+    guard = threading.Lock()
+
+    def next_job() -> int:
+        with guard:
+            job = jobs.pop()
+        return job()
+
+    assert sorted(_together(next_job)) == [60, 300]
+    assert list(SecurityEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(
+        range(1, 361)
+    )
+    report = verification.verify_chain(SecurityEvent)
+    assert report.ok, report.problem
+    assert report.rows == 360
 
 
 def test_two_detection_runs_at_once_raise_each_alert_once() -> None:

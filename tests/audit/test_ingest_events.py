@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from audit import chain
+from audit import chain, verification
 from audit.detection.ingest import IngestError, parse_authlog, parse_jsonl
-from audit.models import Alert, IngestedLine, SecurityEvent
+from audit.models import Alert, ChainHead, IngestedLine, SecurityEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +34,17 @@ def _lines(count: int, ip: str = "198.51.100.80") -> list[str]:
 
 
 def _chain_is_intact() -> bool:
+    """Links and hashes by hand, and the full check ``audit_verify`` makes
+    (personal digests, key copies, the head row)."""
     previous = chain.GENESIS
     for event in SecurityEvent.objects.order_by("seq"):
         if event.prev_hash != previous or chain.compute_hash(previous, event) != event.row_hash:
             return False
         previous = event.row_hash
-    return True
+    head = ChainHead.objects.get(chain="audit.securityevent")
+    if (head.seq, head.row_hash) != (SecurityEvent.objects.count(), previous):
+        return False
+    return verification.verify_chain(SecurityEvent).ok
 
 
 def test_jsonl_command_imports_once_and_runs_the_rules(tmp_path: Path) -> None:
@@ -62,8 +67,19 @@ def test_ingested_rows_continue_the_chain_of_recorded_events() -> None:
     from audit.detection.ingest import events_ingest
     from audit.services import security_event_record
 
+    actor, target = factories.UserFactory(), factories.UserFactory()
+    named = json.dumps(
+        {
+            "type": "auth.sign_in_succeeded",
+            "ip": "2001:db8::7",
+            "user_agent": "curl/8",
+            "actor": str(actor.public_id),
+            "target_user": str(target.public_id),
+            "detail": {"geo": {"country": "PT", "lat": 38.7, "lon": -9.1}, "b": [1, "x"]},
+        }
+    )
     security_event_record(event_type="auth.sign_in_succeeded")
-    events_ingest(parse_jsonl(_lines(3)), source="test")
+    events_ingest(parse_jsonl([*_lines(3), named]), source="test")
     security_event_record(event_type="auth.signed_out")
     assert list(SecurityEvent.objects.order_by("seq").values_list("seq", flat=True)) == [
         1,
@@ -71,8 +87,15 @@ def test_ingested_rows_continue_the_chain_of_recorded_events() -> None:
         3,
         4,
         5,
+        6,
     ]
+    ingested = SecurityEvent.objects.get(seq=5)
+    assert (ingested.actor_pk, ingested.target_user_pk) == (actor.pk, target.pk)
+    assert ingested.personal_salt and len(ingested.personal_digest) == 64
     assert _chain_is_intact()
+    out = StringIO()
+    call_command("audit_verify", stdout=out)
+    assert "OK audit.securityevent: 6 rows" in out.getvalue()
 
 
 def test_jsonl_parsing_rules() -> None:
