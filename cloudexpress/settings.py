@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "auditlog",
     "csp",
+    "channels",
     "accounts",
     "audit",
     "compliance",
@@ -215,6 +216,25 @@ else:
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }
+
+# --- Channels (the dashboard's live updates) ------------------------------
+
+# Redis carries group messages between the web processes and the workers that
+# finish runs. The in-memory layer of the embedded default reaches only the
+# process it lives in, so there a run finished by the worker shows on the next
+# page load rather than live.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": _env("CHANNELS_PREFIX", "cx-channels"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ---------------------------------------------------------------
 

@@ -36,6 +36,7 @@ urlpatterns = [
     path("invitations/", include(org_urls.invitation_patterns)),
     path("governance/", include("compliance.governance.urls")),
     path("compliance/", include("compliance.urls")),
+    path("dashboard/", include("compliance.dashboard.urls")),
     path("reports/", include("compliance.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
