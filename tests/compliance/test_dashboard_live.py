@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import Client
 
@@ -34,7 +34,8 @@ def session_cookie(organization: Any, kind: str) -> bytes:
     MembershipFactory(user=user, organization=organization, role=roles_builtin_ensure()[kind])
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
 
 
 class Socket(ApplicationCommunicator):
