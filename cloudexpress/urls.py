@@ -37,6 +37,7 @@ urlpatterns = [
     path("governance/", include("compliance.governance.urls")),
     path("compliance/", include("compliance.urls")),
     path("dashboard/", include("compliance.dashboard.urls")),
+    path("evidence/", include("compliance.dashboard.evidence_urls")),
     path("reports/", include("compliance.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
