@@ -39,4 +39,10 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.run_checks",
         "schedule": 3600.0,
     },
+    # Daily, keyed by the month: the first call of a month sends last
+    # month's control status pack, later calls find the slot taken.
+    "compliance-monthly-pack": {
+        "task": "compliance.monthly_pack",
+        "schedule": 24 * 3600.0,
+    },
 }
