@@ -18,6 +18,8 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from accounts.services import roles_builtin_ensure
+from audit.models import SecurityEvent
+from compliance.models import Control
 from compliance.runs import checks_run
 from tests.conftest import ARTIFACTS, require_env
 from tests.e2e.conftest import CSP_LISTENER, DOWNLOADS, BrowserPage
@@ -108,7 +110,7 @@ def _signed_in_page(browser_context: Any, base_url: str, user: Any) -> BrowserPa
 def test_officer_follows_a_figure_watches_a_run_arrive_and_downloads_the_pdf(
     browser_context: Any, asgi_server: str
 ) -> None:
-    first = checks_run()
+    first = _off_the_event_loop(checks_run)
     browser = _signed_in_page(browser_context, asgi_server, _user("member"))
     page = browser.page
 
@@ -146,9 +148,12 @@ def test_officer_follows_a_figure_watches_a_run_arrive_and_downloads_the_pdf(
     assert browser.csp_violations() == []
 
 
-def test_auditor_opens_the_dashboard_and_its_gaps(browser_context: Any, asgi_server: str) -> None:
-    checks_run()
-    browser = _signed_in_page(browser_context, asgi_server, _user("auditor"))
+def test_auditor_opens_the_dashboard_its_gaps_and_the_evidence_room(
+    browser_context: Any, asgi_server: str
+) -> None:
+    _off_the_event_loop(checks_run)
+    auditor = _user("auditor")
+    browser = _signed_in_page(browser_context, asgi_server, auditor)
     page = browser.page
 
     browser.goto("/dashboard/")
@@ -159,4 +164,23 @@ def test_auditor_opens_the_dashboard_and_its_gaps(browser_context: Any, asgi_ser
         page.click("#figure-action-items")
     assert page.locator("tr.item-row").count() == items > 0
     browser.screenshot("dashboard-gaps")
+
+    # The evidence room: every control for the period, then one control's
+    # results with their hashes; both views are security events.
+    browser.goto("/evidence/")
+    assert (
+        page.locator("tr.evidence-control").count()
+        == Control.objects.filter(is_active=True).count()
+    )
+    browser.screenshot("evidence-room")
+    with page.expect_navigation():
+        page.click("tr.evidence-control >> nth=0 >> a")
+    assert page.locator("tr.evidence-result").count() > 0
+    browser.screenshot("evidence-control")
+    assert (
+        SecurityEvent.objects.filter(
+            event_type=SecurityEvent.Type.EVIDENCE_VIEWED, actor_id=auditor.pk
+        ).count()
+        == 2
+    )
     assert browser.csp_violations() == []
