@@ -15,6 +15,7 @@ from typing import Any
 from celery.schedules import crontab, schedule
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from compliance.checks import registry
 from compliance.models import (
@@ -352,6 +353,37 @@ def dashboard_page(*, now: datetime | None = None) -> dict[str, Any]:
         "incidents": incident_response_kpi(),
         "jobs": scheduled_jobs(now=now),
     }
+
+
+# The page is the same for everyone allowed to see it, so it is computed once
+# and kept until a run finishes or an alert is raised (dashboard_broadcast
+# drops it) or, for register edits that broadcast nothing, for half a minute.
+PAGE_CACHE_KEY = "dashboard:page:run-{run_id}"
+PAGE_CACHE_SECONDS = 30
+
+
+def dashboard_body_cached() -> SafeString:
+    """The dashboard's content, rendered from its figures, from the cache
+    (computed when missing). Nothing in it depends on the viewer."""
+    from django.core.cache import cache
+    from django.template.loader import render_to_string
+
+    latest = _full_runs().order_by("-started_at", "-id").values_list("pk", flat=True).first()
+    key = PAGE_CACHE_KEY.format(run_id=latest)
+    body = cache.get(key)
+    if body is None:
+        body = render_to_string("dashboard/_body.html", dashboard_page())
+        cache.set(key, body, PAGE_CACHE_SECONDS)
+    # Rendered by the template engine with autoescaping, so safe to embed.
+    return mark_safe(body)  # noqa: S308
+
+
+def dashboard_page_forget() -> None:
+    """Drop the cached page, so the next request computes it afresh."""
+    from django.core.cache import cache
+
+    latest = _full_runs().order_by("-started_at", "-id").values_list("pk", flat=True).first()
+    cache.delete(PAGE_CACHE_KEY.format(run_id=latest))
 
 
 def _decimal_percent(fraction: float | None) -> Any:

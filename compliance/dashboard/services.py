@@ -34,6 +34,7 @@ def dashboard_broadcast(*, reason: str = "update") -> None:
     to reach the channel layer never fails the caller: the next page load
     shows the same figures.
     """
+    selectors.dashboard_page_forget()
     layer = get_channel_layer()
     if layer is None:
         return

@@ -34,7 +34,7 @@ def controls_view_required(view: Callable[..., HttpResponse]) -> Callable[..., H
 
 @controls_view_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/index.html", selectors.dashboard_page())
+    return render(request, "dashboard/index.html", {"body": selectors.dashboard_body_cached()})
 
 
 @controls_view_required

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -125,6 +126,8 @@ def test_next_scheduled_jobs_come_from_beat_and_the_last_job_run(officer: Client
 
 
 def _queries(client: Client, path: str) -> int:
+    # Measure the computation, not a cache hit.
+    cache.clear()
     with CaptureQueriesContext(connection) as captured:
         assert client.get(path).status_code == 200
     return len(captured)
@@ -156,6 +159,24 @@ def test_dashboard_runs_the_same_queries_for_small_and_large_data(officer: Clien
     large = {path: _queries(officer, path) for path in ("/dashboard/", "/dashboard/gaps/")}
 
     assert large == small
+
+
+def test_a_cached_page_is_dropped_when_a_broadcast_announces_a_change(
+    officer: Client,
+) -> None:
+    from compliance.dashboard.services import dashboard_broadcast
+
+    checks_run()
+    before = officer.get("/dashboard/").content.decode()
+    ActionItem.objects.exclude(status="closed").update(due_at=timezone.now() - timedelta(days=1))
+    # Cached: the change is not shown yet...
+    cached = officer.get("/dashboard/").content.decode()
+    assert _figure(cached, "figure-overdue") == _figure(before, "figure-overdue")
+    dashboard_broadcast(reason="alert_raised")
+    after = officer.get("/dashboard/").content.decode()
+    # ...and shown once the broadcast dropped the cache.
+    assert _figure(after, "figure-overdue") == _figure(after, "figure-action-items")
+    assert _figure(before, "figure-overdue") != _figure(after, "figure-overdue")
 
 
 def test_control_page_shows_checks_evidence_hashes_and_history(officer: Client) -> None:
