@@ -56,4 +56,10 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=4, minute=0),
     },
     "usage-flush": {"task": "compliance.usage_flush", "schedule": 300.0},
+    # Daily, keyed by the month: the first call of a month sends last
+    # month's control status pack, later calls find the slot taken.
+    "compliance-monthly-pack": {
+        "task": "compliance.monthly_pack",
+        "schedule": 24 * 3600.0,
+    },
 }

@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.github",
     "django_otp",
     "axes",
+    "channels",
     "accounts",
     "audit",
     "compliance",
@@ -247,6 +248,25 @@ else:
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }
+
+# --- Channels (the dashboard's live updates) ------------------------------
+
+# Redis carries group messages between the web processes and the workers that
+# finish runs. The in-memory layer of the embedded default reaches only the
+# process it lives in, so there a run finished by the worker shows on the next
+# page load rather than live.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": _env("CHANNELS_PREFIX", "cx-channels"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ---------------------------------------------------------------
 

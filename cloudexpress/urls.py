@@ -59,6 +59,8 @@ urlpatterns = [
     path("invitations/", include(org_urls.invitation_patterns)),
     path("governance/", include("compliance.governance.urls")),
     path("compliance/", include("compliance.urls")),
+    path("dashboard/", include("compliance.dashboard.urls")),
+    path("evidence/", include("compliance.dashboard.evidence_urls")),
     path("reports/", include("compliance.reports.urls")),
     path("security/", include(detection_urls.urlpatterns)),
     path("privacy/", include("compliance.privacy.urls")),

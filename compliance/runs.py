@@ -18,6 +18,7 @@ from cloudexpress import dbvendor
 from compliance import gaps
 from compliance.catalog import catalog_ensure, control_codes_by_criterion
 from compliance.checks import registry
+from compliance.dashboard.services import dashboard_broadcast
 from compliance.models import (
     Attestation,
     Category,
@@ -93,6 +94,7 @@ def checks_run(
     finally:
         dbvendor.unlock_session(LOCK_NAME)
     run.refresh_from_db()
+    transaction.on_commit(lambda: dashboard_broadcast(reason="run_finished"))
     logger.info(
         "compliance.run_finished",
         extra={"run_id": run.pk, "score": run.score, "checks": run.checks_total},

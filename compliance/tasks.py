@@ -92,4 +92,5 @@ def run_checks_task() -> int | None:
 
 
 # Registered here so the worker's autodiscovery of compliance.tasks finds it.
+from compliance.dashboard.tasks import monthly_pack_task  # noqa: E402, F401
 from compliance.reports.tasks import report_pack_build_task  # noqa: E402, F401

@@ -12,6 +12,10 @@ from compliance.models.controls import (
     Control,
     Severity,
 )
+from compliance.models.evidence_room import (
+    EvidenceRequest,
+    EvidenceResponseFile,
+)
 from compliance.models.governance import (
     AuditFinding,
     ChangeRequest,
@@ -57,6 +61,8 @@ from compliance.models.runs import (
 )
 
 __all__ = [
+    "EvidenceRequest",
+    "EvidenceResponseFile",
     "ActionItem",
     "Attestation",
     "AuditFinding",

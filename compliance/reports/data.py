@@ -9,13 +9,17 @@ ReportData by hand; at merge the setting points at the engine's selector.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 
@@ -182,14 +186,252 @@ def report_data_get(*, period_start: date, period_end: date) -> ReportData:
     return provider(period_start=period_start, period_end=period_end)
 
 
-def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
-    """Read the engine's stored results for the period.
+# A control's severity places its gap on the heat map: (likelihood, impact).
+SEVERITY_RISK: dict[str, tuple[int, int]] = {
+    "critical": (4, 5),
+    "high": (3, 4),
+    "medium": (3, 3),
+    "low": (2, 2),
+}
+# The engine's control statuses in the reports' words.
+ENGINE_STATUS = {
+    "pass": ControlStatus.PASSING,
+    "fail": ControlStatus.FAILING,
+    "not_applicable": ControlStatus.NOT_APPLICABLE,
+}
 
-    TODO(reports-engine): the engine's runs, scores and action items land in
-    a parallel branch; point REPORTS_DATA_PROVIDER at its selector (or fill
-    this in from compliance.selectors) at merge. Until then no report exists.
+
+def _percent(fraction: float | None) -> Decimal:
+    # Rounded exactly as compliance.selectors.score_display writes it, so the
+    # pack and the JSON report never differ in the last digit.
+    if fraction is None:
+        return Decimal("0.0")
+    return Decimal(f"{fraction * 100:.1f}")
+
+
+def _evidence_sha256(evidence: Any) -> str:
+    # The hash of a check's stored evidence, over its canonical JSON, so the
+    # same stored result always hashes alike in the page, the API and a pack.
+    canonical = json.dumps(evidence, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
+    """Build the report from the latest full run stored up to ``period_end``.
+
+    Scores, statuses, evidence and gaps come from what the run stored; the
+    history is every full run of the period. A fixed number of queries,
+    whatever the number of controls, results or events.
     """
-    raise ReportDataUnavailable("No compliance run has been stored yet.")
+    from audit.models import SecurityEvent
+    from compliance.checks import registry
+    from compliance.models import (
+        ActionItem as ActionItemRow,
+    )
+    from compliance.models import (
+        CategoryScore,
+        Control,
+        ControlScore,
+        CriterionScore,
+        Result,
+        Run,
+    )
+
+    tz = timezone.get_current_timezone()
+    low = datetime.combine(period_start, time.min, tzinfo=tz)
+    high = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=tz)
+    full_runs = Run.objects.filter(status=Run.Status.DONE, scope=Run.Scope.FULL)
+    run = full_runs.filter(started_at__lt=high).order_by("-started_at", "-id").first()
+    if run is None:
+        raise ReportDataUnavailable("No compliance run has been stored for this period yet.")
+
+    categories = tuple(
+        NamedScore(code=s.category.code, name=s.category.name, score=_percent(s.score))
+        for s in CategoryScore.objects.filter(run=run).select_related("category")
+    )
+    criteria = tuple(
+        NamedScore(code=s.criterion.code, name=s.criterion.title, score=_percent(s.score))
+        for s in CriterionScore.objects.filter(run=run)
+        .select_related("criterion")
+        .order_by("criterion__order")
+    )
+
+    checks = registry.registered()
+    checks_by_control: dict[str, list[str]] = {}
+    for spec in checks.values():
+        for code in spec.controls:
+            checks_by_control.setdefault(code, []).append(spec.id)
+    scores = {s.control_id: s for s in ControlScore.objects.filter(run=run)}
+    results = {r.check_id: r for r in Result.objects.filter(run=run)}
+    open_items: dict[int, list[ActionItemRow]] = {}
+    for item in ActionItemRow.objects.exclude(status=ActionItemRow.Status.CLOSED).select_related(
+        "owner"
+    ):
+        open_items.setdefault(item.control_id, []).append(item)
+
+    controls: list[ControlReport] = []
+    gaps: list[Gap] = []
+    rows = (
+        Control.objects.filter(is_active=True)
+        .prefetch_related("criteria__category", "attestations")
+        .order_by("code")
+    )
+    for control in rows:
+        score = scores.get(control.pk)
+        status = ENGINE_STATUS[score.status] if score else ControlStatus.NOT_IMPLEMENTED
+        criteria_rows = sorted(control.criteria.all(), key=lambda c: c.order)
+        evidence = [
+            EvidenceItem(
+                title=f"Attestation: {a.file_name}",
+                sha256=a.sha256,
+                collected_at=a.created_at,
+                kind="attestation",
+                classification=a.classification,
+            )
+            for a in control.attestations.all()
+            if a.created_at < high
+        ]
+        for check_id in sorted(checks_by_control.get(control.code, [])):
+            result = results.get(check_id)
+            if result is None:
+                continue
+            evidence.append(
+                EvidenceItem(
+                    title=f"Check {check_id}: {checks[check_id].title}",
+                    sha256=_evidence_sha256(result.evidence),
+                    collected_at=result.checked_at,
+                    kind="check result",
+                )
+            )
+        likelihood, impact = SEVERITY_RISK.get(control.severity, (3, 3))
+        controls.append(
+            ControlReport(
+                code=control.code,
+                title=control.name,
+                description=control.description,
+                status=status,
+                owner=control.owner_title,
+                criteria=tuple(c.code for c in criteria_rows),
+                category=criteria_rows[0].category.code if criteria_rows else "",
+                evidence=tuple(evidence),
+                not_applicable_reason="; ".join(map(str, score.reasons))
+                if score and status == ControlStatus.NOT_APPLICABLE
+                else "",
+                likelihood=likelihood,
+                impact=impact,
+            )
+        )
+        if status in (ControlStatus.FAILING, ControlStatus.NOT_IMPLEMENTED):
+            gaps.append(
+                Gap(
+                    control_code=control.code,
+                    criterion=criteria_rows[0].code if criteria_rows else "",
+                    reason="; ".join(map(str, score.reasons)) if score else "not evaluated",
+                    action_items=tuple(
+                        ActionItem(
+                            title=item.summary,
+                            owner=item.owner_title,
+                            due_on=timezone.localtime(item.due_at).date(),
+                            status=item.status,
+                            opened_on=timezone.localtime(item.opened_at).date(),
+                            severity=item.severity,
+                        )
+                        for item in open_items.get(control.pk, [])
+                    ),
+                )
+            )
+
+    history = tuple(
+        ScorePoint(at=timezone.localtime(started).date(), score=_percent(value))
+        for started, value in full_runs.filter(started_at__gte=low, started_at__lt=high)
+        .order_by("started_at")
+        .values_list("started_at", "score")
+    )
+
+    counts = dict(
+        SecurityEvent.objects.filter(occurred_at__gte=low, occurred_at__lt=high)
+        .filter(
+            event_type__in=(
+                SecurityEvent.Type.SIGN_IN_FAILED,
+                SecurityEvent.Type.LOCKED_OUT,
+            )
+        )
+        .values_list("event_type")
+        .annotate(n=Count("id"))
+        .values_list("event_type", "n")
+    )
+    alerts = alert_summary()
+    security = SecuritySummary(
+        open_alerts=alerts["open"],
+        critical_alerts=alerts["critical"],
+        incidents_open=alerts["incidents_open"],
+        failed_sign_ins=counts.get(SecurityEvent.Type.SIGN_IN_FAILED, 0),
+        locked_accounts=counts.get(SecurityEvent.Type.LOCKED_OUT, 0),
+        # TODO(mfa-coverage): fill from the MFA devices once authentication
+        # is merged; until then the pack shows 0% rather than a guess.
+        mfa_coverage=Decimal("0"),
+        alert_risks=tuple(alerts["risks"]),
+    )
+    return ReportData(
+        organization="CloudExpress",
+        period_start=period_start,
+        period_end=period_end,
+        generated_at=timezone.now(),
+        run_id=str(run.pk),
+        score=_percent(run.score),
+        categories=categories,
+        criteria=criteria,
+        controls=tuple(controls),
+        gaps=tuple(gaps),
+        security=security,
+        history=history,
+    )
+
+
+# An alert's severity on the heat map: (likelihood, impact).
+ALERT_RISK: dict[str, tuple[int, int]] = {
+    "critical": (5, 5),
+    "high": (4, 4),
+    "medium": (3, 3),
+    "low": (2, 2),
+}
+
+
+def alert_summary() -> dict[str, Any]:
+    """Open alerts and incidents, if the detection models exist yet.
+
+    Detection lands in a parallel branch, so its models are looked up by
+    name; without them there is nothing open. Two queries at most.
+    """
+    summary: dict[str, Any] = {"open": 0, "critical": 0, "incidents_open": 0, "risks": []}
+    alert_model = _model_or_none("audit", "Alert")
+    if alert_model is not None:
+        closed = {"closed", "resolved", "dismissed", "acknowledged_closed"}
+        by_severity = dict(
+            alert_model.objects.exclude(status__in=closed)
+            .values_list("severity")
+            .annotate(n=Count("id"))
+            .values_list("severity", "n")
+        )
+        summary["open"] = sum(by_severity.values())
+        summary["critical"] = by_severity.get("critical", 0)
+        for severity, n in by_severity.items():
+            summary["risks"].extend([ALERT_RISK.get(severity, (2, 2))] * n)
+    incident_model = _model_or_none("audit", "Incident")
+    if incident_model is not None:
+        summary["incidents_open"] = incident_model.objects.exclude(
+            status__in=("closed", "resolved")
+        ).count()
+    return summary
+
+
+def _model_or_none(app_label: str, name: str) -> Any:
+    from django.apps import apps
+
+    try:
+        return apps.get_model(app_label, name)
+    except LookupError:
+        return None
 
 
 __all__ = [
@@ -203,6 +445,7 @@ __all__ = [
     "ReportDataUnavailable",
     "ScorePoint",
     "SecuritySummary",
+    "alert_summary",
     "engine_report_data",
     "report_data_get",
 ]

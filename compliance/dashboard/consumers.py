@@ -1,0 +1,55 @@
+"""The dashboard's WebSocket: signed-in holders of controls.view receive the
+score and alerts panels whenever dashboard_broadcast() sends them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from compliance.dashboard.services import GROUP
+
+logger = logging.getLogger(__name__)
+
+VIEW_PERMISSION = "controls.view"
+
+
+def _may_view(user: Any) -> bool:
+    from accounts.authorization import user_has_perm
+
+    if user is None or not user.is_authenticated:
+        return False
+    return user_has_perm(user, VIEW_PERMISSION)
+
+
+class DashboardConsumer(AsyncJsonWebsocketConsumer):
+    """Receive-only for the browser: it never sends anything the server acts on."""
+
+    async def connect(self) -> None:
+        # Production serves the socket over TLS only; the proxy's
+        # X-Forwarded-Proto turns the scope's scheme into "wss".
+        if settings.PRODUCTION and self.scope.get("scheme") != "wss":
+            await self.close(code=4400)
+            return
+        user = self.scope.get("user")
+        if not await database_sync_to_async(_may_view)(user):
+            logger.warning(
+                "dashboard.socket_refused", extra={"user_id": getattr(user, "pk", None)}
+            )
+            await self.close(code=4403)
+            return
+        await self.channel_layer.group_add(GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(GROUP, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The browser has nothing to say; ignore whatever it sends.
+        return
+
+    async def dashboard_update(self, event: dict[str, Any]) -> None:
+        await self.send_json({"reason": event.get("reason", ""), "panels": event["panels"]})

@@ -1,0 +1,161 @@
+"""The evidence room for auditors: read-only pages over a chosen period,
+downloads, and evidence requests. Every view and download is audited."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.authorization import user_has_perm
+from cloudexpress.api.exceptions import ServiceError
+from compliance.dashboard import evidence
+from compliance.models import Attestation, Control, EvidenceRequest, EvidenceResponseFile
+
+VIEW_PERMISSION = "evidence.view"
+ANSWER_PERMISSION = "evidence.upload"
+DEFAULT_DAYS = 90
+
+
+_View = Callable[..., HttpResponseBase]
+
+
+def perm_required(code: str) -> Callable[[_View], _View]:
+    def decorator(view: _View) -> _View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            # The membership's expiry makes the auditor's access time-boxed.
+            if not user_has_perm(request.user, code):
+                raise PermissionDenied(f"You do not hold the permission {code!r}.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
+
+    def period(self) -> tuple[date, date]:
+        end = timezone.localdate()
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+        if self.is_valid():
+            end = self.cleaned_data.get("end") or end
+            start = self.cleaned_data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            start, end = end, start
+        return start, end
+
+
+class RequestForm(forms.Form):
+    control = forms.ModelChoiceField(
+        queryset=Control.objects.filter(is_active=True).order_by("code"), to_field_name="code"
+    )
+    question = forms.CharField(widget=forms.Textarea, max_length=4000)
+    due_on = forms.DateField()
+
+
+class AnswerForm(forms.Form):
+    # The files come from request.FILES.getlist("files"): Django's FileField
+    # cleans one file only.
+    note = forms.CharField(widget=forms.Textarea, max_length=4000)
+
+
+@perm_required(VIEW_PERMISSION)
+def room(request: HttpRequest) -> HttpResponse:
+    start, end = PeriodForm(request.GET).period()
+    evidence.evidence_viewed_record(request.user, "controls", (start, end))
+    context = {"start": start, "end": end, **evidence.evidence_controls(start, end)}
+    return render(request, "dashboard/evidence/index.html", context)
+
+
+@perm_required(VIEW_PERMISSION)
+def control(request: HttpRequest, code: str) -> HttpResponse:
+    start, end = PeriodForm(request.GET).period()
+    context = evidence.evidence_control(code, start, end)
+    if context is None:
+        raise Http404("no such control")
+    evidence.evidence_viewed_record(request.user, f"control:{code}", (start, end))
+    return render(
+        request, "dashboard/evidence/control.html", {"start": start, "end": end, **context}
+    )
+
+
+@perm_required(VIEW_PERMISSION)
+def attestation_file(request: HttpRequest, pk: int) -> HttpResponseBase:
+    attestation = get_object_or_404(Attestation, pk=pk)
+    evidence.evidence_downloaded_record(request.user, f"attestation:{attestation.pk}")
+    return FileResponse(
+        attestation.file.open("rb"), as_attachment=True, filename=attestation.file_name
+    )
+
+
+@perm_required(VIEW_PERMISSION)
+def response_file(request: HttpRequest, pk: int) -> HttpResponseBase:
+    item = get_object_or_404(EvidenceResponseFile, pk=pk)
+    evidence.evidence_downloaded_record(request.user, f"response_file:{item.pk}")
+    return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.file_name)
+
+
+@perm_required(VIEW_PERMISSION)
+def requests(request: HttpRequest) -> HttpResponse:
+    form = RequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            evidence.evidence_request_create(
+                user=request.user,
+                control=form.cleaned_data["control"],
+                question=form.cleaned_data["question"],
+                due_on=form.cleaned_data["due_on"],
+            )
+        except ServiceError as exc:
+            form.add_error("due_on", str(exc.detail))
+        else:
+            return redirect("evidence-requests")
+    rows = evidence.evidence_requests_list()
+    today = timezone.localdate()
+    context = {
+        "form": form,
+        "rows": [{"request": row, "overdue": row.is_overdue(today)} for row in rows],
+        "open": sum(1 for row in rows if row.status != EvidenceRequest.Status.CLOSED),
+        "may_answer": user_has_perm(request.user, ANSWER_PERMISSION, record_denial=False),
+    }
+    return render(request, "dashboard/evidence/requests.html", context)
+
+
+@require_POST
+@perm_required(ANSWER_PERMISSION)
+def request_answer(request: HttpRequest, public_id: Any) -> HttpResponse:
+    item = get_object_or_404(EvidenceRequest, public_id=public_id)
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        raise ServiceError("A note is required.", code="invalid")
+    evidence.evidence_request_answer(
+        request=item,
+        liaison=request.user,
+        note=form.cleaned_data["note"],
+        files=request.FILES.getlist("files"),
+    )
+    return redirect("evidence-requests")
+
+
+@require_POST
+@perm_required(VIEW_PERMISSION)
+def request_close(request: HttpRequest, public_id: Any) -> HttpResponse:
+    item = get_object_or_404(EvidenceRequest, public_id=public_id)
+    evidence.evidence_request_close(request=item, user=request.user)
+    return redirect("evidence-requests")

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from compliance.dashboard import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("controls/", views.controls, name="dashboard-controls"),
+    path("controls/<str:code>/", views.control_detail, name="dashboard-control"),
+    path("gaps/", views.gaps, name="dashboard-gaps"),
+    path("heatmap/<int:likelihood>/<int:impact>/", views.heatmap_cell, name="dashboard-heatmap"),
+    path("alerts/", views.alerts, name="dashboard-alerts"),
+]

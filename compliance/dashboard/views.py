@@ -1,0 +1,87 @@
+"""The executive dashboard and the pages its figures link to."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.authorization import user_has_perm
+from compliance.dashboard import selectors
+from compliance.selectors import latest_full_run
+
+VIEW_PERMISSION = "controls.view"
+
+
+def controls_view_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Require controls.view in the operator organization (403 otherwise)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not user_has_perm(request.user, VIEW_PERMISSION):
+            raise PermissionDenied(f"You do not hold the permission {VIEW_PERMISSION!r}.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@controls_view_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/index.html", {"body": selectors.dashboard_body_cached()})
+
+
+@controls_view_required
+def controls(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status and status not in selectors.CONTROL_STATUSES:
+        raise Http404("unknown status")
+    filters = {
+        "status": status,
+        "category": request.GET.get("category", "")[:10],
+        "criterion": request.GET.get("criterion", "")[:10],
+    }
+    run = latest_full_run()
+    rows = selectors.control_list(run, **filters)
+    return render(request, "dashboard/controls.html", {"rows": rows, "run": run, **filters})
+
+
+@controls_view_required
+def control_detail(request: HttpRequest, code: str) -> HttpResponse:
+    context = selectors.control_detail(code)
+    if context is None:
+        raise Http404("no such control")
+    return render(request, "dashboard/control_detail.html", context)
+
+
+@controls_view_required
+def gaps(request: HttpRequest) -> HttpResponse:
+    run = latest_full_run()
+    items = selectors.action_items_open()
+    context = {
+        "run": run,
+        "groups": selectors.gaps_by_criterion(run),
+        "items": items,
+        "overdue": sum(1 for row in items if row["overdue"]),
+    }
+    return render(request, "dashboard/gaps.html", context)
+
+
+@controls_view_required
+def heatmap_cell(request: HttpRequest, likelihood: int, impact: int) -> HttpResponse:
+    if not (1 <= likelihood <= 5 and 1 <= impact <= 5):
+        raise Http404("no such cell")
+    items = selectors.heatmap_cell_items(latest_full_run(), likelihood, impact)
+    context = {"likelihood": likelihood, "impact": impact, **items}
+    return render(request, "dashboard/heatmap_cell.html", context)
+
+
+@controls_view_required
+def alerts(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/alerts.html", {"alerts": selectors.alerts_active()})

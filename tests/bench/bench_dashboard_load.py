@@ -1,0 +1,170 @@
+"""Benchmark: /dashboard/ latency under 20 concurrent clients against gunicorn
+with a uvicorn worker on loopback, with many security events stored.
+
+The events are written by one INSERT ... SELECT generate_series (the
+dashboard reads no event chain, so the rows need no valid hashes). Each
+client signs in with its own session and requests the dashboard in a loop.
+BENCH_EVENTS sets the number of events (default 1,000,000).
+
+Run: pytest tests/bench/bench_dashboard_load.py -q -s
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from accounts.services import roles_builtin_ensure
+from audit.models import SecurityEvent
+from compliance.runs import checks_run
+from tests.bench.report import finish, report
+from tests.conftest import ARTIFACTS
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.support.processes import BIN, ROOT, process_env, stop_process_group
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
+CLIENTS = 20
+REQUESTS_PER_CLIENT = 25
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+TARGET_P95_MS = 200.0
+
+
+def _events_insert(count: int) -> float:
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO audit_securityevent (
+                seq, prev_hash, row_hash, public_id, occurred_at, event_type, severity,
+                system_actor, request_id, user_agent, detail, risk_factors, risk_score,
+                personal_digest
+            )
+            SELECT n, '', md5(n::text), gen_random_uuid(),
+                   now() - (n || ' seconds')::interval,
+                   CASE WHEN n %% 2 = 0 THEN %s ELSE %s END, 'info',
+                   'bench', '', '', '{}', '{}', 10, ''
+            FROM generate_series(1, %s) AS n
+            """,
+            [SecurityEvent.Type.SIGN_IN_SUCCEEDED, SecurityEvent.Type.SIGN_IN_FAILED, count],
+        )
+        cursor.execute("ANALYZE audit_securityevent")
+    return time.perf_counter() - started
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "gunicorn exited"
+        try:
+            connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection_.request("GET", "/healthz")
+            if connection_.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)  # polling a starting server, not waiting for time
+    raise AssertionError("gunicorn did not start")
+
+
+def _client_loop(port: int, cookie: str) -> list[float]:
+    timings = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(REQUESTS_PER_CLIENT):
+        started = time.perf_counter()
+        conn.request("GET", "/dashboard/", headers={"Cookie": cookie})
+        response = conn.getresponse()
+        body = response.read()
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status == 200, response.status
+        assert b'id="figure-score"' in body
+    conn.close()
+    return timings
+
+
+def _session_cookies(count: int) -> list[str]:
+    operator = OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+    cookies = []
+    for _ in range(count):
+        user = UserFactory()
+        MembershipFactory(user=user, organization=operator, role=roles_builtin_ensure()["member"])
+        client = Client()
+        client.force_login(user)
+        name = settings.SESSION_COOKIE_NAME
+        cookies.append(f"{name}={client.cookies[name].value}")
+    return cookies
+
+
+def test_dashboard_p95_under_20_concurrent_clients() -> None:
+    insert_seconds = _events_insert(EVENTS)
+    checks_run()
+    cookies = _session_cookies(CLIENTS)
+    port = _free_port()
+    log = open(ARTIFACTS / "bench-dashboard-gunicorn.log", "w")
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "cloudexpress.asgi:application",
+            "-k",
+            "uvicorn.workers.UvicornWorker",
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=process_env(LOG_LEVEL="WARNING"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_up(port, proc)
+        # One warm-up pass per session, outside the figures.
+        for cookie in cookies[:WORKERS]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/dashboard/", headers={"Cookie": cookie})
+            conn.getresponse().read()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+            results: list[Any] = list(pool.map(lambda c: _client_loop(port, c), cookies))
+        wall = time.perf_counter() - started
+    finally:
+        stop_process_group(proc)
+        log.close()
+
+    timings = sorted(t for client in results for t in client)
+    p95 = timings[int(len(timings) * 0.95) - 1]
+    print(
+        f"events={EVENTS} insert={insert_seconds:.1f}s requests={len(timings)} "
+        f"workers={WORKERS} wall={wall:.1f}s"
+    )
+    report(
+        f"dashboard p95 latency, {CLIENTS} clients, {EVENTS:,} events",
+        p95,
+        "ms",
+        target=f"< {TARGET_P95_MS:.0f} ms",
+        ok=p95 < TARGET_P95_MS,
+    )
+    report("dashboard median latency", statistics.median(timings), "ms", target="-", ok=True)
+    report("dashboard throughput", len(timings) / wall, "req/s", target="-", ok=True)
+    finish()

@@ -1,0 +1,154 @@
+"""The evidence room: time-boxed auditor access, every view and download a
+security event, and evidence requests from question to closure."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from accounts.services import roles_builtin_ensure
+from audit.models import SecurityEvent
+from compliance.models import Attestation, Control, EvidenceRequest
+from compliance.runs import checks_run
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(tmp_path: Any, settings: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def operator() -> Any:
+    return OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+
+
+def person(organization: Any, kind: str, **membership: Any) -> tuple[Any, Any, Client]:
+    user = UserFactory()
+    row = MembershipFactory(
+        user=user, organization=organization, role=roles_builtin_ensure()[kind], **membership
+    )
+    client = Client()
+    client.force_login(user)
+    return user, row, client
+
+
+def _events(event_type: str, user: Any) -> list[SecurityEvent]:
+    return list(
+        SecurityEvent.objects.filter(event_type=event_type, actor_id=user.pk).order_by("pk")
+    )
+
+
+def test_auditor_views_and_downloads_are_security_events(operator: Any) -> None:
+    checks_run()
+    auditor, _, client = person(operator, "auditor")
+    attester, _, _ = person(operator, "admin")
+    reviewer, _, _ = person(operator, "admin")
+    content = b"access review minutes, Q3"
+    attestation = Attestation.objects.create(
+        control=Control.objects.get(code="CX-ACC-04"),
+        statement="Quarterly review held.",
+        file=SimpleUploadedFile("review.txt", content),
+        file_name="review.txt",
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        attested_by=attester,
+        reviewed_by=reviewer,
+        reviewed_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=90),
+    )
+
+    room = client.get("/evidence/")
+    assert room.status_code == 200
+    assert (
+        room.content.decode().count('class="evidence-control"')
+        == Control.objects.filter(is_active=True).count()
+    )
+    page = client.get("/evidence/controls/CX-ACC-04/").content.decode()
+    assert attestation.sha256 in page
+    assert page.count('class="evidence-result"') >= 1
+
+    download = client.get(f"/evidence/attestations/{attestation.pk}/file")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == content
+
+    viewed = _events(SecurityEvent.Type.EVIDENCE_VIEWED, auditor)
+    assert [e.detail["subject"] for e in viewed] == ["controls", "control:CX-ACC-04"]
+    downloaded = _events(SecurityEvent.Type.EVIDENCE_DOWNLOADED, auditor)
+    assert [e.detail["subject"] for e in downloaded] == [f"attestation:{attestation.pk}"]
+
+
+def test_auditor_access_ends_when_the_membership_expires(operator: Any) -> None:
+    _, membership, client = person(
+        operator, "auditor", expires_at=timezone.now() + timedelta(days=1)
+    )
+    assert client.get("/evidence/").status_code == 200
+
+    membership.expires_at = timezone.now() - timedelta(minutes=1)
+    membership.save(update_fields=["expires_at"])
+    assert client.get("/evidence/").status_code == 403
+    # A member without evidence.view is refused too.
+    assert person(operator, "member")[2].get("/evidence/").status_code == 403
+
+
+def test_request_is_asked_answered_with_a_file_and_closed(operator: Any) -> None:
+    auditor, _, auditor_client = person(operator, "auditor")
+    _, _, liaison_client = person(operator, "admin")
+    due = (timezone.localdate() + timedelta(days=7)).isoformat()
+
+    asked = auditor_client.post(
+        "/evidence/requests/",
+        {"control": "CX-BCK-01", "question": "Last restore test report?", "due_on": due},
+    )
+    assert asked.status_code == 302
+    request = EvidenceRequest.objects.get()
+    assert (request.requested_by, request.status) == (auditor, EvidenceRequest.Status.OPEN)
+
+    # The read-only auditor cannot answer; the liaison can.
+    answer = {"note": "Attached.", "files": SimpleUploadedFile("restore.txt", b"restored OK")}
+    assert (
+        auditor_client.post(f"/evidence/requests/{request.public_id}/answer", answer).status_code
+        == 403
+    )
+    answer["files"] = SimpleUploadedFile("restore.txt", b"restored OK")
+    assert (
+        liaison_client.post(f"/evidence/requests/{request.public_id}/answer", answer).status_code
+        == 302
+    )
+    request.refresh_from_db()
+    assert request.status == EvidenceRequest.Status.ANSWERED
+    stored = request.files.get()
+    assert stored.sha256 == hashlib.sha256(b"restored OK").hexdigest()
+
+    listing = auditor_client.get("/evidence/requests/").content.decode()
+    assert stored.sha256 in listing
+    assert 'id="figure-open-requests">1<' in listing
+    download = auditor_client.get(f"/evidence/requests/files/{stored.pk}")
+    assert b"".join(download.streaming_content) == b"restored OK"
+
+    assert auditor_client.post(f"/evidence/requests/{request.public_id}/close").status_code == 302
+    request.refresh_from_db()
+    assert request.status == EvidenceRequest.Status.CLOSED
+    assert (
+        'id="figure-open-requests">0<'
+        in auditor_client.get("/evidence/requests/").content.decode()
+    )
+
+
+def test_a_request_due_in_the_past_is_refused(operator: Any) -> None:
+    _, _, client = person(operator, "auditor")
+    past = (timezone.localdate() - timedelta(days=1)).isoformat()
+    response = client.post(
+        "/evidence/requests/", {"control": "CX-BCK-01", "question": "?", "due_on": past}
+    )
+    assert response.status_code == 200
+    assert EvidenceRequest.objects.count() == 0

@@ -1,0 +1,134 @@
+"""The dashboard's WebSocket through the real ASGI application: a signed-in
+officer from the portal's own origin receives the panels dashboard_broadcast()
+sends over the Redis channel layer; others are refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.test import Client
+
+from accounts.services import roles_builtin_ensure
+from cloudexpress.asgi import application
+from compliance.dashboard.services import dashboard_broadcast
+from compliance.runs import checks_run
+from tests.conftest import require_env
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+# The consumer reads the session and the memberships from other threads, so
+# the rows must be committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")
+
+
+def session_cookie(organization: Any, kind: str) -> bytes:
+    user = UserFactory()
+    MembershipFactory(user=user, organization=organization, role=roles_builtin_ensure()[kind])
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
+
+
+class Socket(ApplicationCommunicator):
+    """A WebSocket client speaking ASGI to the application.
+
+    channels.testing's communicator imports daphne at package import, which
+    this project does not install; this is the same few messages.
+    """
+
+    def __init__(self, *headers: tuple[bytes, bytes]) -> None:
+        scope = {
+            "type": "websocket",
+            "path": "/ws/dashboard/",
+            "raw_path": b"/ws/dashboard/",
+            "query_string": b"",
+            "headers": [HOST, *headers],
+            "scheme": "ws",
+            "subprotocols": [],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        super().__init__(application, scope)
+
+    async def connect(self, timeout: float = 10) -> tuple[bool, int | None]:
+        await self.send_input({"type": "websocket.connect"})
+        reply = await self.receive_output(timeout)
+        if reply["type"] == "websocket.close":
+            return False, reply.get("code", 1000)
+        assert reply["type"] == "websocket.accept"
+        return True, None
+
+    async def receive_json_from(self, timeout: float = 10) -> Any:
+        reply = await self.receive_output(timeout)
+        assert reply["type"] == "websocket.send", reply
+        return json.loads(reply["text"])
+
+    async def disconnect(self) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(1)
+
+
+def _communicator(*headers: tuple[bytes, bytes]) -> Socket:
+    return Socket(*headers)
+
+
+@pytest.fixture
+def operator() -> Any:
+    require_env("REDIS_URL")
+    return OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+
+
+def test_officer_receives_the_panels_a_finished_run_broadcasts(operator: Any) -> None:
+    cookie = session_cookie(operator, "member")
+
+    async def scenario() -> dict[str, Any]:
+        socket = _communicator(ORIGIN, (b"cookie", cookie))
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        # checks_run() broadcasts when its run commits.
+        run = await database_sync_to_async(checks_run)()
+        message = await socket.receive_json_from(timeout=60)
+        await socket.disconnect()
+        return {"run": run, "message": message}
+
+    outcome = async_to_sync(scenario)()
+    message, run = outcome["message"], outcome["run"]
+    assert message["reason"] == "run_finished"
+    assert f"#{run.pk}" in message["panels"]["score"]
+    assert f"{run.score * 100:.1f}%" in message["panels"]["score"]
+    assert 'id="panel-alerts-inner"' in message["panels"]["alerts"]
+
+
+def test_socket_refuses_other_origins_strangers_and_the_anonymous(operator: Any) -> None:
+    officer = session_cookie(operator, "member")
+    customer = session_cookie(OrganizationFactory(), "owner")
+
+    async def outcome(*headers: tuple[bytes, bytes]) -> Any:
+        socket = _communicator(*headers)
+        connected, code = await socket.connect(timeout=10)
+        if connected:
+            await socket.disconnect()
+        return connected, code
+
+    # The same officer's cookie works from the portal's origin...
+    assert async_to_sync(outcome)(ORIGIN, (b"cookie", officer))[0] is True
+    # ...and not from another site (cross-site WebSocket hijacking).
+    assert (
+        async_to_sync(outcome)((b"origin", b"http://evil.test"), (b"cookie", officer))[0] is False
+    )
+    assert async_to_sync(outcome)(ORIGIN, (b"cookie", customer)) == (False, 4403)
+    assert async_to_sync(outcome)(ORIGIN) == (False, 4403)
+
+
+def test_broadcast_without_listeners_or_layer_never_fails_the_caller(operator: Any) -> None:
+    checks_run()
+    dashboard_broadcast(reason="alert_raised")

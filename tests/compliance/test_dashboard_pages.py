@@ -1,0 +1,192 @@
+"""The executive dashboard: who sees it, that every figure links to a list
+of exactly as many items, and that it runs the same queries whatever the data."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.services import roles_builtin_ensure
+from compliance.models import ActionItem, Control, JobRun, Run
+from compliance.runs import checks_run
+from tests.compliance.governance_factories import RiskFactory
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator() -> Any:
+    return OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+
+
+def signed_in(organization: Any, kind: str) -> Client:
+    user = UserFactory()
+    MembershipFactory(user=user, organization=organization, role=roles_builtin_ensure()[kind])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def officer(operator: Any) -> Client:
+    return signed_in(operator, "member")
+
+
+def _figure(html: str, figure_id: str) -> str:
+    match = re.search(rf'id="{figure_id}"[^>]*>([^<]+)<', html)
+    assert match, figure_id
+    return match.group(1).strip()
+
+
+def _href(html: str, figure_id: str) -> str:
+    match = re.search(rf'<a id="{figure_id}" href="([^"]+)"', html)
+    assert match, figure_id
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_dashboard_needs_controls_view_through_the_operator(operator: Any) -> None:
+    checks_run()
+    assert signed_in(operator, "member").get("/dashboard/").status_code == 200
+    # The same role in a customer organization does not reach the operator's
+    # programme.
+    assert signed_in(OrganizationFactory(), "owner").get("/dashboard/").status_code == 403
+    anonymous = Client().get("/dashboard/")
+    assert anonymous.status_code == 302
+    assert "/accounts/login/" in anonymous["Location"]
+
+
+def test_each_count_links_to_a_list_of_as_many_items(officer: Client) -> None:
+    checks_run()
+    RiskFactory(likelihood=3, impact=3)
+    html = officer.get("/dashboard/").content.decode()
+
+    failing = int(_figure(html, "figure-failing"))
+    assert failing == Run.objects.get().controls_total - Run.objects.get().controls_passing > 0
+    listed = officer.get(_href(html, "figure-failing")).content.decode()
+    assert listed.count('class="control-row"') == failing
+
+    items = int(_figure(html, "figure-action-items"))
+    assert items == ActionItem.objects.exclude(status="closed").count() > 0
+    gaps = officer.get(_href(html, "figure-action-items")).content.decode()
+    assert gaps.count('class="item-row') == items
+
+    # Every heat map cell's count is the length of the cell's own list.
+    cells = re.findall(r'<a class="heat-cell" href="([^"]+)"[^>]*>(\d+)</a>', html)
+    assert cells
+    assert sum(int(n) for _, n in cells) == failing + 1
+    for href, count in cells:
+        page = officer.get(href).content.decode()
+        assert page.count('class="cell-item"') == int(count), href
+
+    # A category's score links to that category's controls.
+    category = re.search(r'href="(/dashboard/controls/\?category=CC)"', html)
+    assert category
+    page = officer.get(category.group(1)).content.decode()
+    assert page.count('class="control-row"') == int(_figure(page, "row-count")) > 0
+
+
+def test_score_shows_its_change_since_the_last_run_and_last_month(officer: Client) -> None:
+    first = checks_run()
+    Run.objects.filter(pk=first.pk).update(
+        started_at=timezone.now() - timedelta(days=40), score=0.25
+    )
+    second = checks_run()
+    html = officer.get("/dashboard/").content.decode()
+
+    points = round((second.score - 0.25) * 100, 1)
+    assert f"Since the last run: {points:+.1f} points (run #{first.pk})" in html
+    assert f"Since last month: {points:+.1f} points (run #{first.pk})" in html
+
+
+def test_next_scheduled_jobs_come_from_beat_and_the_last_job_run(officer: Client) -> None:
+    from cloudexpress.beat import BEAT_SCHEDULE
+
+    checks_run()
+    JobRun.objects.create(
+        job="audit.anchor", status="done", started_at=timezone.now() - timedelta(seconds=100)
+    )
+    html = officer.get("/dashboard/").content.decode()
+    table = html[html.index('id="table-jobs"') :]
+    for name in BEAT_SCHEDULE:
+        assert f'<th scope="row">{name}</th>' in table
+    # The anchor runs every 300 s and ran 100 s ago: next in about 200 s.
+    expected = timezone.now() + timedelta(seconds=200)
+    row = table[table.index("audit-anchor") :].split("</tr>")[0]
+    assert expected.strftime("%Y-%m-%d %H:") in row
+
+
+def _queries(client: Client, path: str) -> int:
+    # Measure the computation, not a cache hit.
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def test_dashboard_runs_the_same_queries_for_small_and_large_data(officer: Client) -> None:
+    run = checks_run()
+    small = {path: _queries(officer, path) for path in ("/dashboard/", "/dashboard/gaps/")}
+
+    # Larger: a month of stored runs for the trend, risks in every cell,
+    # job runs, and a second full run.
+    now = timezone.now()
+    Run.objects.bulk_create(
+        Run(
+            framework=run.framework,
+            status=Run.Status.DONE,
+            started_at=now - timedelta(days=day),
+            finished_at=now - timedelta(days=day),
+            score=0.5 + day / 100,
+            controls_total=run.controls_total,
+        )
+        for day in range(1, 31)
+    )
+    for n in range(25):
+        RiskFactory(likelihood=n % 5 + 1, impact=n // 5 + 1)
+    JobRun.objects.bulk_create(JobRun(job="audit.anchor", status="done") for _ in range(20))
+    checks_run()
+    assert Run.objects.count() == 32
+    large = {path: _queries(officer, path) for path in ("/dashboard/", "/dashboard/gaps/")}
+
+    assert large == small
+
+
+def test_a_cached_page_is_dropped_when_a_broadcast_announces_a_change(
+    officer: Client,
+) -> None:
+    from compliance.dashboard.services import dashboard_broadcast
+
+    checks_run()
+    before = officer.get("/dashboard/").content.decode()
+    ActionItem.objects.exclude(status="closed").update(due_at=timezone.now() - timedelta(days=1))
+    # Cached: the change is not shown yet...
+    cached = officer.get("/dashboard/").content.decode()
+    assert _figure(cached, "figure-overdue") == _figure(before, "figure-overdue")
+    dashboard_broadcast(reason="alert_raised")
+    after = officer.get("/dashboard/").content.decode()
+    # ...and shown once the broadcast dropped the cache.
+    assert _figure(after, "figure-overdue") == _figure(after, "figure-action-items")
+    assert _figure(before, "figure-overdue") != _figure(after, "figure-overdue")
+
+
+def test_control_page_shows_checks_evidence_hashes_and_history(officer: Client) -> None:
+    checks_run()
+    checks_run()
+    control = Control.objects.get(code="CX-ACC-01")
+    html = officer.get(f"/dashboard/controls/{control.code}/").content.decode()
+
+    assert 'id="control-status">fail<' in html
+    assert re.search(r"<code>[0-9a-f]{64}</code>", html)
+    history = html[html.index('id="table-history"') :]
+    assert history.count('<th scope="row">#') == 2
+    assert officer.get("/dashboard/controls/NOPE/").status_code == 404

@@ -1,0 +1,120 @@
+"""The SOC 2 report API as PDF: the engine's report provider, and the PDF
+agreeing with the JSON report on the score and every control's status."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from pypdf import PdfReader
+from rest_framework.test import APIClient
+
+from accounts.services import roles_builtin_ensure
+from compliance.models import Control, ReportPack
+from compliance.reports.data import ControlStatus, engine_report_data
+from compliance.reports.services import report_pack_verify
+from compliance.runs import checks_run
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/compliance/soc2/report"
+# The engine's control statuses as the pack writes them.
+LABELS = {
+    "pass": ControlStatus.LABELS[ControlStatus.PASSING],
+    "fail": ControlStatus.LABELS[ControlStatus.FAILING],
+    "not_applicable": ControlStatus.LABELS[ControlStatus.NOT_APPLICABLE],
+}
+
+
+@pytest.fixture
+def officer() -> APIClient:
+    operator = OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+    user = UserFactory()
+    MembershipFactory(user=user, organization=operator, role=roles_builtin_ensure()["member"])
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _text(pdf: bytes) -> str:
+    return " ".join(
+        " ".join(page.extract_text() for page in PdfReader(BytesIO(pdf)).pages).split()
+    )
+
+
+def test_pdf_report_agrees_with_the_json_report_on_score_and_every_status(officer) -> None:
+    checks_run()
+
+    report = officer.get(URL).json()
+    response = officer.get(f"{URL}?format=pdf")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    text = _text(response.content)
+    assert f"Compliance score: {report['score_display']}" in text
+
+    # Narrow table columns break codes anywhere ("CX- COM-0 1"), so the
+    # section is compared with its whitespace removed.
+    compact = "".join(text.split())
+    start = compact.index("2.Controlstatus", compact.index("Contents") + 40)
+    section = compact[start : compact.index("Appendix:evidencemanifest", start)]
+    controls = report["controls"]
+    assert len(controls) == Control.objects.filter(is_active=True).count() > 10
+    assert {c["status"] for c in controls} >= {"pass", "fail"}
+    positions = [section.index(c["code"]) for c in controls]
+    assert positions == sorted(positions)
+    for n, control in enumerate(controls):
+        end = positions[n + 1] if n + 1 < len(positions) else len(section)
+        label = "".join(LABELS[control["status"]].split())
+        assert f"Status:{label}" in section[positions[n] : end], control["code"]
+
+    # The pack is recorded and signed: verify_pack's service knows it.
+    pack = ReportPack.objects.get(public_id=response["X-Pack-Id"])
+    assert pack.status == ReportPack.Status.DONE
+    assert report_pack_verify(content=response.content).is_valid
+
+
+def test_pdf_errors_answer_json_and_an_outsider_is_refused(officer) -> None:
+    missing = officer.get(f"{URL}?format=pdf")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "no_run"
+
+    checks_run()
+    assert officer.get(f"{URL}?format=pdf").status_code == 200
+    outsider = APIClient()
+    outsider.force_authenticate(UserFactory())
+    refused = outsider.get(f"{URL}?format=pdf")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+
+
+def _provider_queries() -> int:
+    today = timezone.localdate()
+    with CaptureQueriesContext(connection) as queries:
+        data = engine_report_data(period_start=today.replace(day=1), period_end=today)
+    assert data.controls
+    return len(queries)
+
+
+def test_provider_builds_from_the_stored_run_in_constant_queries() -> None:
+    checks_run()
+    first = _provider_queries()
+    checks_run()
+    checks_run()
+    assert _provider_queries() == first
+
+    today = timezone.localdate()
+    data = engine_report_data(period_start=today, period_end=today)
+    assert len(data.history) == 3
+    report_json = data.as_json()
+    assert all(
+        len(item["sha256"]) == 64 for c in report_json["controls"] for item in c["evidence"]
+    )
+    failing = {c.code for c in data.controls if c.status == ControlStatus.FAILING}
+    assert failing == {g.control_code for g in data.gaps if g.control_code in failing}
+    assert failing
