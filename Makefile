@@ -33,5 +33,9 @@ typecheck: $(VENV)/.dev
 bench: $(VENV)/.dev
 	@VENV=$(VENV) scripts/test.sh --bench
 
+## Outside tools against the app on loopback with production settings.
+security: $(VENV)/.dev
+	@VENV=$(VENV) scripts/security.sh
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

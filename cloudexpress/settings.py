@@ -528,6 +528,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "accounts.auth.throttles.UserEndpointThrottle",
         "accounts.auth.throttles.AnonEndpointThrottle",
+        "cloudexpress.quotas.OrganizationDailyQuota",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user_endpoint": _env("RATE_LIMIT_API_USER", "600/min"),
@@ -544,6 +545,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# API calls per organization and UTC day (cloudexpress/quotas.py); 0 is off.
+# Off by default under test so other suites' query counts stay exact; the
+# quota's own tests turn it on.
+ORG_API_DAILY_QUOTA = _env_int("ORG_API_DAILY_QUOTA", 0 if TESTING else 100_000)
+# Mount the planted, injectable test view (tests/support/planted.py) outside
+# the test settings, for `scripts/security.sh --planted` only.
+PLANTED_FLAW = _env_bool("PLANTED_FLAW", default=False)
+# PEM certificates tracked for expiry and the backup public keys whose pins
+# are published (cloudexpress/certificates.py).
+TLS_CERTIFICATES = _env_list("TLS_CERTIFICATES")
+TLS_BACKUP_PUBLIC_KEYS = _env_list("TLS_BACKUP_PUBLIC_KEYS")
 SPECTACULAR_SETTINGS = {
     "TITLE": "CloudExpress Compliance Portal API",
     "DESCRIPTION": "SOC 2 controls proven from the live system. See /api/docs/ for guidelines.",

@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts import org_urls
 from accounts.auth import api_views as auth_api
 from audit.detection import urls as detection_urls
-from cloudexpress import views
+from cloudexpress import certificates, views
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
 from compliance.reports.api import ReportPackAPIView
@@ -53,6 +53,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
+    path(".well-known/cloudexpress-pins.json", certificates.pins_view, name="tls-pins"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
     path("orgs/", include("accounts.org_urls")),
@@ -68,7 +69,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
 ]
 
-if settings.TESTING:
+if settings.TESTING or settings.PLANTED_FLAW:
     urlpatterns += [path("__test__/", include("tests.support.urls"))]
 
 # Last: any other /api/ path answers JSON 404, never an HTML page.
