@@ -190,7 +190,14 @@ if PRODUCTION and not DATABASE_URL.startswith(("postgres://", "postgresql://")):
     _fail("DATABASE_URL must point at PostgreSQL in production")
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Under ASGI every request may run on a fresh thread, so persistent
+    # connections pile up instead of being reused (a load test ran out of
+    # them): close each at the end of its request unless told otherwise.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 0)
+        )
+    }
     if PRODUCTION:
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
             "sslmode", _env("DATABASE_SSLMODE", "verify-full")

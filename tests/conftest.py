@@ -63,9 +63,13 @@ def _force_login_includes_the_second_factor(request: pytest.FixtureRequest) -> I
     """
     from django.test import Client
 
-    if request.node.path.name.startswith("test_auth_") or "db" not in request.fixturenames and (
-        "transactional_db" not in request.fixturenames
-        and not request.node.get_closest_marker("django_db")
+    if (
+        request.node.path.name.startswith("test_auth_")
+        or "db" not in request.fixturenames
+        and (
+            "transactional_db" not in request.fixturenames
+            and not request.node.get_closest_marker("django_db")
+        )
     ):
         yield
         return
