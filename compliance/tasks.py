@@ -89,5 +89,7 @@ def run_checks_task() -> int | None:
     )
     logger.info("compliance.daily_run_done", extra={"run_id": run.pk, "slot": slot})
     return run.pk
+
+
 # Registered here so the worker's autodiscovery of compliance.tasks finds it.
 from compliance.reports.tasks import report_pack_build_task  # noqa: E402, F401
