@@ -148,18 +148,19 @@ def restore_test(ctx: CheckContext) -> Outcome:
     last = (
         RestoreTest.objects.filter(status=RestoreTest.Status.PASSED)
         .order_by("-started_at")
-        .values_list("pk", "finished_at")
+        .values_list("pk", "started_at", "finished_at")
         .first()
     )
     if last is None:
         return failed("no restore test has ever passed", [job.key], window=str(job.window))
-    age = ctx.now - last[1]
+    when = last[2] or last[1]
+    age = ctx.now - when
     return judged(
         age <= job.window,
         f"restore test {last[0]} passed {age} ago (window {job.window})",
         f"the last passing restore test is {age} old, outside its window of {job.window}",
         [f"restore test {last[0]}"],
-        last_passed=last[1].isoformat(),
+        last_passed=when.isoformat(),
         window=str(job.window),
     )
 
