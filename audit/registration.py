@@ -153,3 +153,33 @@ def register_models() -> None:
     # Django admin's own groups: staff access to admin is granted through them.
     audit_model_register(Group, m2m_fields={"permissions"})
     audit_model_register(JobRun)
+    _register_detection_models()
+
+
+def _register_detection_models() -> None:
+    """The detection records people act on: alerts, incidents and the
+    blocks and indicators that change who may reach the portal. The rows
+    detection appends by itself (links, cursors, profiles) are listed as
+    not audited in compliance/checks/audit_trail.py."""
+    from audit.models import (
+        Alert,
+        BlockedAddress,
+        ContainmentAction,
+        Incident,
+        IncidentCommunication,
+        IncidentPhase,
+        NotificationPreference,
+        ThreatIndicator,
+    )
+
+    for model in (
+        Alert,
+        BlockedAddress,
+        ContainmentAction,
+        Incident,
+        IncidentCommunication,
+        IncidentPhase,
+        NotificationPreference,
+        ThreatIndicator,
+    ):
+        audit_model_register(model)

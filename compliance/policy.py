@@ -63,10 +63,13 @@ class RecurringJob:
     control: str
 
 
-# The JobRun keys and task names the other areas record under: by the
-# project's habit a job stamps JobRun with its own task name.
-# TODO(checks-wiring): retention, backup, restore test, training and DR
-# test names are placeholders until those jobs land.
+# The JobRun key each job stamps and the Celery task beat schedules (see
+# cloudexpress/beat.py). Retention and backup stamp short keys of their own
+# (compliance/privacy/retention.py JOB_NAME, backups.py); the restore test
+# records RestoreTest rows, which its check reads, so its key names no JobRun.
+# TODO(checks-wiring): training refresher and DR test have no scheduled job:
+# they are governance register entries (judged by the gov-* checks), and
+# their names here are placeholders the readiness report looks up.
 RECURRING_JOBS: tuple[RecurringJob, ...] = (
     RecurringJob(
         "compliance.run_checks",
@@ -77,16 +80,16 @@ RECURRING_JOBS: tuple[RecurringJob, ...] = (
         "CX-MON-01",
     ),
     RecurringJob(
-        "compliance.retention",
-        "compliance.retention",
+        "retention",
+        "compliance.retention_run",
         "Daily retention run",
         "day",
         timedelta(hours=26),
         "CX-CON-02",
     ),
     RecurringJob(
-        "compliance.backup",
-        "compliance.backup",
+        "backup",
+        "compliance.backup_run",
         "Hourly database backup",
         "hour",
         timedelta(minutes=75),

@@ -28,8 +28,8 @@ MIN_WINDOW_DAYS = 90
 MIN_DAILY_SHARE = 0.95
 READINESS_JOBS = (
     "compliance.run_checks",
-    "compliance.retention",
-    "compliance.backup",
+    "retention",
+    "backup",
     "accounts.access_review_start",
     "compliance.training_refresher",
     "compliance.dr_test",

@@ -286,10 +286,18 @@ def four_eyes(ctx: CheckContext) -> Outcome:
             [approval._meta.label],
         )
     self_approved = approval._default_manager.filter(**{approver: F(requester)})
-    count = self_approved.count()
+    # The table refuses a self-approval; an operation carried out with no
+    # second person's decision at all is the other way round the control.
+    undecided = approval._default_manager.none()
+    if "executed_at" in fields:
+        undecided = approval._default_manager.exclude(executed_at=None).filter(
+            **{f"{approver}__isnull": True}
+        )
+    rows = [f"approval {pk} self-approved" for pk in self_approved.values_list("pk", flat=True)]
+    rows += [f"approval {pk} executed undecided" for pk in undecided.values_list("pk", flat=True)]
     return judged(
-        count == 0,
-        "every approval was given by a second person",
-        f"{count} approval(s) given by their own requester",
-        [f"approval {pk}" for pk in self_approved.values_list("pk", flat=True)[:SAMPLE]],
+        not rows,
+        "every approved operation was decided by a second person",
+        f"{len(rows)} operation(s) went ahead without a second person's approval",
+        rows[:SAMPLE],
     )

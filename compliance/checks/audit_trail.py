@@ -41,6 +41,36 @@ NOT_AUDITED: dict[str, str] = {
     "compliance.controlscore": "an output of the engine, never edited",
     "compliance.criterionscore": "an output of the engine, never edited",
     "compliance.categoryscore": "an output of the engine, never edited",
+    # Credentials: their secrets must never enter the trail; enrolment,
+    # use and revocation are security events.
+    "accounts.passwordhistory": "password hashes kept to refuse reuse: a secret",
+    "accounts.totpdevice": "holds the TOTP secret; enrolment and removal are security events",
+    "accounts.backupcode": "hashed one-time codes: a secret, consumed on use",
+    "accounts.tokenfamily": "refresh-token session state rotated on every refresh; issue "
+    "and revocation are security events",
+    "accounts.refreshrecord": "one row per refresh token issued: append-only, holds token ids",
+    "accounts.accessreviewreminder": "a send log of reminders, append-only",
+    # The chain's own bookkeeping.
+    "audit.anchor": "an append-only anchor of the hash chain, itself verified",
+    "audit.chainhead": "the chain's head pointer, rewritten on every appended row",
+    # Rows detection appends or recomputes by itself.
+    "audit.signinprofileentry": "a profile cache derived from security events",
+    "audit.detectioncursor": "the detection job's cursor",
+    "audit.alertevent": "an append-only link from an alert to the events it groups",
+    "audit.incidenteventlink": "an append-only link from an incident to its events",
+    "audit.notification": "an append-only send log of notifications",
+    "audit.ingestedline": "an append-only record of ingested log lines",
+    # Outputs of privacy and reporting jobs, written once by the job.
+    "compliance.retentionrun": "an output of the retention job, with its JobRun",
+    "compliance.retentionbatch": "an output of the retention job, append-only",
+    "compliance.archiveobject": "an archive written once by the retention job, hash-checked",
+    "compliance.deletioncertificate": "issued once on erasure and never edited",
+    "compliance.consentrecord": "append-only: a consent or withdrawal is a new row",
+    "compliance.privacynoticeacknowledgement": "append-only: one row per acknowledgement",
+    "compliance.backuprecord": "an output of the backup job, with its JobRun",
+    "compliance.restoretest": "an output of the restore test, never edited",
+    "compliance.apiusage": "a usage counter flushed from the cache",
+    "compliance.reportpack": "a generated report pack, never edited",
 }
 
 CHUNK = 20_000
@@ -213,12 +243,19 @@ def incidents_reviewed(ctx: CheckContext) -> Outcome:
     incident = optional_model("audit.Incident")
     fields = model_field_names(incident)
     review = next(
-        (f for f in ("review", "post_incident_review", "lessons_learned") if f in fields), None
+        (
+            f
+            for f in ("review_summary", "review", "post_incident_review", "lessons_learned")
+            if f in fields
+        ),
+        None,
     )
     if review is None or "status" not in fields:
         return failed("the incident model records no review", [incident._meta.label])
     closed = incident._default_manager.filter(status="closed")
     unreviewed = closed.filter(**{review: ""}) | closed.filter(**{f"{review}__isnull": True})
+    if "reviewed_at" in fields:
+        unreviewed = unreviewed | closed.filter(reviewed_at=None)
     count = unreviewed.count()
     if not closed.exists():
         return passed("no incident has been closed yet")

@@ -246,6 +246,9 @@ def invitations_expire(ctx: CheckContext) -> Outcome:
         pending = pending.filter(accepted_at=None)
     if "revoked_at" in fields:
         pending = pending.filter(revoked_at=None)
+    if "status" in fields:
+        # Accepted, revoked, refused and expired invitations can no longer be used.
+        pending = pending.filter(status__in=("pending", "awaiting_approval"))
     rows = pending.values_list("pk", "created_at", "expires_at")
     bad = [
         f"invitation {pk}"

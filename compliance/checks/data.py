@@ -21,7 +21,6 @@ from compliance.checks.registry import (
     failed,
     judged,
     model_field_names,
-    not_implemented,
     optional_model,
     passed,
 )
@@ -275,8 +274,10 @@ def requests_answered(ctx: CheckContext) -> Outcome:
     """Every data-subject request is answered within 30 days."""
     request_model = optional_model("compliance.PrivacyRequest", "compliance.DataSubjectRequest")
     limit = timedelta(days=threshold("privacy_request_max_days"))
+    fields = model_field_names(request_model)
+    received = "received_at" if "received_at" in fields else "created_at"
     overdue = request_model._default_manager.filter(
-        completed_at=None, created_at__lt=ctx.now - limit
+        completed_at=None, **{f"{received}__lt": ctx.now - limit}
     )
     count = overdue.count()
     return judged(
@@ -298,7 +299,9 @@ def export_available(ctx: CheckContext) -> Outcome:
     except Resolver404:
         match = None
     if match is None or match.func.__name__ == "api_not_found":
-        return not_implemented(
-            "the data export endpoint is not routed yet", path=GDPR_EXPORT_PROBE
+        # The export is built (compliance/privacy/api_urls.py): a missing
+        # route is a broken deployment, not work still to come.
+        return failed(
+            "the data export endpoint is not routed", [GDPR_EXPORT_PROBE], path=GDPR_EXPORT_PROBE
         )
     return passed("the data export endpoint is routed", view=match.view_name or "")

@@ -23,7 +23,15 @@ from compliance.checks.registry import (
     not_implemented,
     passed,
 )
-from compliance.models import ActionItem, Control, Criterion, Framework, JobRun, Run
+from compliance.models import (
+    ActionItem,
+    Control,
+    Criterion,
+    Framework,
+    JobRun,
+    RestoreTest,
+    Run,
+)
 from compliance.policy import recurring_job, threshold
 
 
@@ -121,19 +129,40 @@ def detection_job(ctx: CheckContext) -> Outcome:
 @check("c-retention-job", controls=["CX-CON-02"], weight=2)
 def retention_job(ctx: CheckContext) -> Outcome:
     """The retention job ran within the last day."""
-    return recurring_within_window(ctx, "compliance.retention")
+    return recurring_within_window(ctx, "retention")
 
 
 @check("a-backup-rpo", controls=["CX-BCK-01"], weight=3)
 def backup_rpo(ctx: CheckContext) -> Outcome:
     """The last backup is within the recovery point objective."""
-    return recurring_within_window(ctx, "compliance.backup")
+    return recurring_within_window(ctx, "backup")
 
 
 @check("a-restore-test", controls=["CX-BCK-01"], weight=2)
 def restore_test(ctx: CheckContext) -> Outcome:
     """A restore test succeeded within the last 30 days."""
-    return recurring_within_window(ctx, "compliance.restore_test")
+    # The restore test records a RestoreTest row, not a JobRun: judge those.
+    job = recurring_job("compliance.restore_test")
+    if job.task not in _scheduled_tasks():
+        return not_implemented(f"no beat entry runs {job.task}", job=job.key)
+    last = (
+        RestoreTest.objects.filter(status=RestoreTest.Status.PASSED)
+        .order_by("-started_at")
+        .values_list("pk", "started_at", "finished_at")
+        .first()
+    )
+    if last is None:
+        return failed("no restore test has ever passed", [job.key], window=str(job.window))
+    when = last[2] or last[1]
+    age = ctx.now - when
+    return judged(
+        age <= job.window,
+        f"restore test {last[0]} passed {age} ago (window {job.window})",
+        f"the last passing restore test is {age} old, outside its window of {job.window}",
+        [f"restore test {last[0]}"],
+        last_passed=when.isoformat(),
+        window=str(job.window),
+    )
 
 
 @check("pi-jobs-succeed", controls=["CX-PI-01", "CX-MON-01"])
@@ -263,9 +292,11 @@ def cache_reachable(ctx: CheckContext) -> Outcome:
 @check("cc-migrations-applied", controls=["CX-CHG-01", "CX-PI-01"])
 def migrations_applied(ctx: CheckContext) -> Outcome:
     """The database schema matches the released code."""
-    executor = MigrationExecutor(connection)
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    pending = [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+    # Every node, not only the plan to the leaves: a migration whose record
+    # is missing under applied children is not in the leaves' plan.
+    loader = MigrationExecutor(connection).loader
+    applied = set(loader.applied_migrations or {})
+    pending = [f"{app}.{name}" for app, name in sorted(set(loader.graph.nodes) - applied)]
     return judged(
         not pending,
         "every migration is applied",

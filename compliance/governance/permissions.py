@@ -2,14 +2,14 @@
 
 The registers belong to the operator's compliance program, so a permission
 counts only when it is held through an active membership of the operator
-organization. Staff (Django admin users) may do everything.
+organization; accounts.authorization decides it. Staff (Django admin users)
+may still do everything here (see the TODO in ``user_may``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -17,56 +17,44 @@ VIEW = "controls.view"
 MANAGE = "controls.manage"
 
 
+def _operator_id(user: Any) -> int | None:
+    from accounts.models import Organization
+
+    organization = Organization.objects.filter(
+        is_operator=True, memberships__user=user
+    ).values_list("pk", flat=True)
+    return organization.first()
+
+
 def user_permission_codes(user: Any) -> set[str]:
     """Return the permission codes the user holds in the operator
-    organization, its roles' parents included."""
-    # TODO(authz): this branch was cut before the accounts authorization
-    # module; once merged, answer with its user_permissions(user, operator)
-    # so that one function decides every permission.
-    from accounts.models import Membership, Permission, Role
+    organization, as the authorization service answers them (roles'
+    parents, expiry and standing included)."""
+    from accounts.authorization import is_in_good_standing, user_permissions
 
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not is_in_good_standing(user):
         return set()
-    cached = getattr(user, "_governance_permission_codes", None)
-    if cached is not None:
-        return set(cached)
-
-    role_ids = set(
-        Membership.objects.filter(
-            user=user,
-            status=Membership.Status.ACTIVE,
-            organization__slug=settings.OPERATOR_ORGANIZATION_SLUG,
-        ).values_list("role_id", flat=True)
-    )
-    # Built-in roles are three deep at most; follow the parents until none
-    # is new, which also ends on a (forbidden) cycle.
-    frontier = set(role_ids)
-    while frontier:
-        parents = set(
-            Role.objects.filter(pk__in=frontier, parent__isnull=False).values_list(
-                "parent_id", flat=True
-            )
-        )
-        frontier = parents - role_ids
-        role_ids |= parents
-
-    codes = set(
-        Permission.objects.filter(roles__in=role_ids).values_list("code", flat=True).distinct()
-    )
-    user._governance_permission_codes = frozenset(codes)
-    return codes
+    operator_id = _operator_id(user)
+    return set(user_permissions(user, operator_id)) if operator_id else set()
 
 
-def user_may(user: Any, code: str) -> bool:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+def user_may(user: Any, code: str, *, record_denial: bool = True) -> bool:
+    """Whether ``user`` may ``code`` on the registers: decided by
+    accounts.authorization.user_has_perm in the operator organization."""
+    from accounts.authorization import is_in_good_standing, user_has_perm
+
+    if not is_in_good_standing(user):
         return False
-    if getattr(user, "terminated_at", None) is not None:
-        return False
+    # TODO(authz): staff keep their old bypass here because the governance
+    # API tests expect it; the authorization service itself no longer lets
+    # the staff or superuser flag grant anything, so drop this once the
+    # lead decides which rule wins.
     if user.is_staff or user.is_superuser:
         return True
-    held = user_permission_codes(user)
     # Managing the registers implies reading them.
-    return code in held or (code == VIEW and MANAGE in held)
+    if code == VIEW and user_has_perm(user, MANAGE, record_denial=False):
+        return True
+    return user_has_perm(user, code, record_denial=record_denial)
 
 
 class CanViewGovernance(BasePermission):

@@ -10,6 +10,7 @@ def register() -> None:
     from compliance.models import (
         ConsentPurpose,
         ConsentPurposeVersion,
+        DataSubjectRequest,
         LegalHold,
         PrivacyNotice,
         RetentionPolicy,
@@ -22,6 +23,8 @@ def register() -> None:
         ConsentPurpose,
         ConsentPurposeVersion,
         PrivacyNotice,
+        # A request's status and deadline are what an auditor samples.
+        DataSubjectRequest,
     ):
         if not auditlog.contains(model):
             auditlog.register(model)

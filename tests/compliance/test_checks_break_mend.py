@@ -2,11 +2,11 @@
 
 ``BREAK_MEND`` holds one case per registered check: ``broken`` puts the live
 state in a shape that violates the control and the check must not pass;
-``mended`` repairs it and the check must pass. A check whose area is built
-elsewhere and not on this branch has ``pending`` instead of ``mended``: its
-break case proves it reports ``not_implemented`` (which scores as failing),
-and the mend case is skipped with the reason. The meta-test fails when a
-registered check has no case.
+``mended`` repairs it and the check must pass. A check whose area is not
+built yet has ``pending`` instead of ``mended``: its break case proves it
+reports ``not_implemented`` (which scores as failing), and the mend case is
+skipped with the reason. The meta-test fails when a registered check has no
+case.
 """
 
 from __future__ import annotations
@@ -27,16 +27,30 @@ from django.core.files.base import ContentFile
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from accounts.models import Membership, Organization, Permission, User, UserSession
+from accounts.models import (
+    AccessReviewCampaign,
+    ApiKey,
+    ApprovalRequest,
+    Invitation,
+    IpAllowlistEntry,
+    Membership,
+    Organization,
+    Permission,
+    TOTPDevice,
+    User,
+    UserSession,
+)
 from accounts.services import roles_builtin_ensure
 from audit import chain
-from audit.models import AuditLogEntry, SecurityEvent
+from audit.models import Alert, AuditLogEntry, Incident, SecurityEvent
 from audit.services import security_event_record
 from cloudexpress import beat
 from compliance import attestations
+from compliance import models as compliance_models
 from compliance.catalog import catalog_ensure
 from compliance.checks import registry
-from compliance.models import ActionItem, Control, JobRun, ResultStatus, Run
+from compliance.models import ActionItem, Control, JobRun, RestoreTest, ResultStatus, Run
+from tests.compliance import governance_factories as gf
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -151,14 +165,23 @@ def thresholds(**values: Any) -> Step:
     return setting("COMPLIANCE_THRESHOLDS", values)
 
 
-def scheduled(task: str, *, every: dict[str, float] | None = None, status: str = "done") -> Step:
-    """Schedule ``task`` on beat and record its last run ``every`` ago."""
+def scheduled(
+    task: str,
+    *,
+    every: dict[str, float] | None = None,
+    status: str = "done",
+    key: str | None = None,
+) -> Step:
+    """Schedule ``task`` on beat and record its last run ``every`` ago, under
+    the JobRun ``key`` the job stamps (its task name unless given)."""
 
     def apply(env: SimpleNamespace) -> None:
         env.monkeypatch.setitem(beat.BEAT_SCHEDULE, f"test-{task}", {"task": task, "schedule": 60})
         if every is not None:
             when = ago(**every)
-            JobRun.objects.create(job=task, status=status, started_at=when, finished_at=when)
+            JobRun.objects.create(
+                job=key or task, status=status, started_at=when, finished_at=when
+            )
 
     return apply
 
@@ -517,18 +540,357 @@ def stale_password(days: int) -> Step:
     return apply
 
 
-def export_routed(env: SimpleNamespace) -> None:
+def export_unrouted(env: SimpleNamespace) -> None:
     env.settings.ROOT_URLCONF = "tests.compliance.test_checks_export_urls"
+
+
+def privacy_notice(**published: float) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        compliance_models.PrivacyNotice.objects.create(
+            version=1,
+            text="How CloudExpress handles personal data.",
+            published_at=timezone.now() + timedelta(**published),
+        )
+
+    return apply
+
+
+def consent_purpose(*, versioned: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        purpose = compliance_models.ConsentPurpose.objects.create(
+            code="product-news", name="Product news"
+        )
+        if versioned:
+            compliance_models.ConsentPurposeVersion.objects.create(
+                purpose=purpose, version=1, text="We may e-mail you product news."
+            )
+
+    return apply
+
+
+def privacy_request(*, answered: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        subject = UserFactory()
+        compliance_models.DataSubjectRequest.objects.create(
+            kind=compliance_models.DataSubjectRequest.Kind.ACCESS,
+            subject=subject,
+            subject_public_id=subject.public_id,
+            received_at=ago(days=40),
+            due_at=ago(days=10),
+            completed_at=ago(days=20) if answered else None,
+        )
+        # A request inside its 30 days may still be open.
+        compliance_models.DataSubjectRequest.objects.create(
+            kind=compliance_models.DataSubjectRequest.Kind.ERASURE,
+            subject=subject,
+            subject_public_id=subject.public_id,
+            received_at=ago(days=5),
+            due_at=ahead(days=25),
+        )
+
+    return apply
+
+
+def api_key(**created_ago: float) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        user = UserFactory()
+        organization = OrganizationFactory()
+        for created, revoked in ((ago(**created_ago), None), (ago(days=400), ago(days=300))):
+            ApiKey.objects.create(
+                name="ci",
+                user=user,
+                organization=organization,
+                prefix=secrets.token_hex(6),
+                secret_hash=secrets.token_hex(32),
+                created_at=created,
+                revoked_at=revoked,
+            )
+
+    return apply
+
+
+def allowlist(cidr: str) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        IpAllowlistEntry.objects.create(organization=OrganizationFactory(), cidr=cidr)
+
+    return apply
+
+
+def privileged_with_device(*, confirmed: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        user = UserFactory(is_staff=True)
+        TOTPDevice.objects.create(
+            user=user,
+            name="phone",
+            confirmed=True,
+            confirmed_at=ago(days=1) if confirmed else None,
+        )
+
+    return apply
+
+
+def invitation(*, valid_days: float) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        organization = OrganizationFactory()
+        sent = Invitation.objects.create(
+            organization=organization,
+            email="invitee@example.test",
+            role=roles_builtin_ensure()["member"],
+            invited_by=UserFactory(),
+            token_hash=secrets.token_hex(32),
+        )
+        Invitation.objects.filter(pk=sent.pk).update(
+            expires_at=sent.created_at + timedelta(days=valid_days)
+        )
+        # An accepted invitation is spent, however long it was valid.
+        Invitation.objects.create(
+            organization=organization,
+            email="joined@example.test",
+            role=roles_builtin_ensure()["member"],
+            status=Invitation.Status.ACCEPTED,
+            accepted_at=ago(days=1),
+            expires_at=ahead(days=60),
+        )
+
+    return apply
+
+
+def access_review(**completed_ago: float) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        organization = OrganizationFactory()
+        AccessReviewCampaign.objects.create(
+            organization=organization, name="Q1", due_at=ahead(days=14)
+        )  # still open: does not count either way
+        AccessReviewCampaign.objects.create(
+            organization=organization,
+            name="Q0",
+            due_at=ago(**completed_ago),
+            status=AccessReviewCampaign.Status.COMPLETED,
+            completed_at=ago(**completed_ago),
+        )
+
+    return apply
+
+
+def approval(*, second_person: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        requester = UserFactory()
+        ApprovalRequest.objects.create(
+            organization=OrganizationFactory(),
+            kind=ApprovalRequest.Kind.ROLE_GRANT,
+            requested_by=requester,
+            status=ApprovalRequest.Status.EXECUTED,
+            decided_by=UserFactory() if second_person else None,
+            decided_at=ago(hours=2) if second_person else None,
+            executed_at=ago(hours=1),
+        )
+
+    return apply
+
+
+def critical_alert(*, acknowledged: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        Alert.objects.create(
+            rule="test.rule",
+            key="subject",
+            title="Many failed sign-ins",
+            severity=Alert.Severity.CRITICAL,
+            status=Alert.Status.ACKNOWLEDGED if acknowledged else Alert.Status.OPEN,
+            first_event_at=ago(days=2),
+            last_event_at=ago(days=2),
+            created_at=ago(days=2),
+            acknowledged_at=ago(days=2) if acknowledged else None,
+        )
+        # A fresh open alert is still inside its acknowledgement window.
+        Alert.objects.create(
+            rule="test.rule",
+            key="other",
+            title="Many failed sign-ins",
+            severity=Alert.Severity.CRITICAL,
+            first_event_at=ago(minutes=5),
+            last_event_at=ago(minutes=5),
+        )
+
+    return apply
+
+
+def closed_incident(*, reviewed: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        reviewer = UserFactory()
+        Incident.objects.create(
+            title="Credential stuffing",
+            severity=Incident.Severity.HIGH,
+            status=Incident.Status.CLOSED,
+            started_at=ago(days=5),
+            detected_at=ago(days=5),
+            resolved_at=ago(days=3),
+            closed_at=ago(days=1),
+            review_summary="Rate limits tightened; lessons recorded." if reviewed else "",
+            reviewed_by=reviewer if reviewed else None,
+            reviewed_at=ago(days=1) if reviewed else None,
+        )
+
+    return apply
+
+
+def restore_tested(*, status: str, **delta: float) -> Step:
+    """Schedule the restore test and record one of ``status`` ``delta`` ago."""
+
+    def apply(env: SimpleNamespace) -> None:
+        scheduled("compliance.restore_test")(env)
+        backup = compliance_models.BackupRecord.objects.create(vendor="postgresql")
+        when = ago(**delta)
+        RestoreTest.objects.create(
+            backup=backup,
+            started_at=when,
+            finished_at=when,
+            status=status,
+            duration_seconds=12.0,
+            recovery_point_seconds=600.0,
+            tables_compared=40,
+        )
+
+    return apply
+
+
+# --- governance registers --------------------------------------------------------
+
+
+def gov_policy_review(days: float) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        gf.policy_with_version(reviewed_days_ago=days)
+
+    return apply
+
+
+def gov_acknowledged(*, acknowledged: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        policy = gf.policy_with_version()
+        person = gf.member()
+        if acknowledged:
+            compliance_models.PolicyAcknowledgement.objects.create(
+                version=policy.current_version, user=person.user
+            )
+
+    return apply
+
+
+def gov_onboarding(*, trained: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        module = gf.TrainingModuleFactory(kind=compliance_models.TrainingModule.Kind.ONBOARDING)
+        person = gf.member(joined=gf.days_ago(45))
+        if trained:
+            compliance_models.TrainingCompletion.objects.create(
+                module=module, user=person.user, completed_at=gf.days_ago(40)
+            )
+
+    return apply
+
+
+def gov_refresher(days: float) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        module = gf.TrainingModuleFactory(
+            kind=compliance_models.TrainingModule.Kind.ANNUAL_REFRESHER
+        )
+        veteran = gf.member(joined=gf.days_ago(800))
+        compliance_models.TrainingCompletion.objects.create(
+            module=module, user=veteran.user, completed_at=gf.days_ago(days)
+        )
+
+    return apply
+
+
+def gov_assessed(days: float) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        vendor = gf.VendorFactory(review_cadence_days=180)
+        compliance_models.VendorAssessment.objects.create(
+            vendor=vendor, assessor=vendor.owner, risk_rating="low", assessed_at=gf.days_ago(days)
+        )
+
+    return apply
+
+
+def gov_agreements(dpa_renewal_in_days: int) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        vendor = gf.VendorFactory(classification="confidential")
+        today = timezone.now().date()
+        for kind, renewal in (("contract", 100), ("dpa", dpa_renewal_in_days)):
+            compliance_models.VendorAgreement.objects.create(
+                vendor=vendor,
+                kind=kind,
+                signed_on=today - timedelta(days=300),
+                renewal_on=today + timedelta(days=renewal),
+            )
+
+    return apply
+
+
+def gov_report(expires_in_days: int) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        today = timezone.now().date()
+        compliance_models.VendorComplianceReport.objects.create(
+            vendor=gf.VendorFactory(),
+            kind="soc2_type2",
+            issued_on=today - timedelta(days=400),
+            expires_on=today + timedelta(days=expires_in_days),
+        )
+
+    return apply
+
+
+def gov_disclosure(consent_reference: str) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        compliance_models.DataDisclosure.objects.create(
+            vendor=gf.VendorFactory(),
+            data_categories="e-mail",
+            purpose="support",
+            consent_reference=consent_reference,
+        )
+
+    return apply
+
+
+def gov_risk(*, treated: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        if treated:
+            gf.RiskFactory(likelihood=5, impact=3)
+        else:
+            gf.RiskFactory(likelihood=5, impact=3, treatment="", treatment_plan="")
+
+    return apply
+
+
+def gov_deployment(*, approved_first: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        change = gf.ChangeFactory(
+            status=compliance_models.ChangeRequest.Status.APPROVED,
+            approver=gf.UserFactory(),
+            approved_at=gf.days_ago(2),
+        )
+        deployed = gf.days_ago(1) if approved_first else gf.days_ago(3)
+        compliance_models.Deployment.objects.create(change=change, deployed_at=deployed)
+
+    return apply
+
+
+def gov_dr_test(rto_minutes: int) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        plan = gf.PlanFactory()
+        compliance_models.DisasterRecoveryTest.objects.create(
+            plan=plan,
+            kind="failover",
+            performed_at=gf.days_ago(30),
+            measured_rto_minutes=rto_minutes,
+            measured_rpo_minutes=30,
+            conducted_by=plan.owner,
+        )
+
+    return apply
 
 
 def pending(reason: str) -> Case:
     return Case(broken=nothing, pending=reason, expect=(ResultStatus.NOT_IMPLEMENTED,))
 
-
-GOVERNANCE_PENDING = (
-    "the governance registers are built on their own branch, whose tests "
-    "(tests/compliance/test_governance_checks.py) break and mend each rule"
-)
 
 BREAK_MEND: dict[str, Case] = {
     # configuration
@@ -613,8 +975,11 @@ BREAK_MEND: dict[str, Case] = {
             "SIMPLE_JWT",
             {"ACCESS_TOKEN_LIFETIME": timedelta(hours=1), "ROTATE_REFRESH_TOKENS": True},
         ),
-        pending="a mended state needs the token families of the authentication work "
-        "(simplejwt's blacklist app cannot be installed for one test)",
+        # Reuse of a rotated refresh token is caught by accounts.TokenFamily.
+        setting(
+            "SIMPLE_JWT",
+            {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=5), "ROTATE_REFRESH_TOKENS": True},
+        ),
     ),
     "cc-email-verification": Case(
         settings_(AUTHENTICATION_BACKENDS=ALLAUTH_BACKENDS, ACCOUNT_EMAIL_VERIFICATION="optional"),
@@ -622,11 +987,13 @@ BREAK_MEND: dict[str, Case] = {
             AUTHENTICATION_BACKENDS=ALLAUTH_BACKENDS, ACCOUNT_EMAIL_VERIFICATION="mandatory"
         ),
     ),
-    "cc-mfa-privileged": pending("the MFA device model lands with the authentication work"),
+    "cc-mfa-privileged": Case(
+        privileged_with_device(confirmed=False), privileged_with_device(confirmed=True)
+    ),
     "cc-password-age": Case(stale_password(120), stale_password(10)),
-    "cc-api-key-age": pending("the API key model lands with the authentication work"),
-    "cc-ip-allowlist": pending("the allowlist model lands with the authentication work"),
-    "cc-invitations-expire": pending("the invitation model lands with the roles work"),
+    "cc-api-key-age": Case(api_key(days=120), api_key(days=10)),
+    "cc-ip-allowlist": Case(allowlist("0.0.0.0/0"), allowlist("10.0.0.0/8")),
+    "cc-invitations-expire": Case(invitation(valid_days=30), invitation(valid_days=7)),
     # access
     "cc-terminated-no-access": Case(terminated_user(session=True), terminated_user(session=False)),
     "cc-terminated-deactivated": Case(
@@ -639,15 +1006,17 @@ BREAK_MEND: dict[str, Case] = {
     "cc-superusers-limited": Case(superuser(staff_flag=False), superuser(staff_flag=True)),
     "cc-auditor-separation": Case(auditor(staff_flag=True), auditor(staff_flag=False)),
     "cc-roles-from-catalog": Case(roles(drift=True), roles(drift=False)),
-    "cc-access-review": pending("access-review campaigns land with the roles work"),
-    "cc-four-eyes": pending("approval requests land with the roles work"),
+    "cc-access-review": Case(access_review(days=200), access_review(days=20)),
+    "cc-four-eyes": Case(approval(second_person=False), approval(second_person=True)),
     # audit trail
     "cc-auditlog-coverage": Case(unregistered(Membership), nothing),
     "cc-audit-chain": Case(chained_rows(tamper=True), chained_rows(tamper=False)),
     "pi-record-sequence": Case(sequence(gap=True), sequence(gap=False)),
     "cc-events-risk-scored": Case(events_scored(all_scored=False), events_scored(all_scored=True)),
-    "cc-alerts-triaged": pending("alerts land with the detection work"),
-    "cc-incidents-reviewed": pending("incidents land with the detection work"),
+    "cc-alerts-triaged": Case(
+        critical_alert(acknowledged=False), critical_alert(acknowledged=True)
+    ),
+    "cc-incidents-reviewed": Case(closed_incident(reviewed=False), closed_incident(reviewed=True)),
     # operations
     "a-heartbeat": Case(heartbeat(minutes=20), heartbeat(seconds=30)),
     "cc-compliance-daily": Case(previous_run(days=3), previous_run(hours=2)),
@@ -656,16 +1025,16 @@ BREAK_MEND: dict[str, Case] = {
         scheduled("audit.detection_run", every={"minutes": 2}),
     ),
     "c-retention-job": Case(
-        scheduled("compliance.retention", every={"hours": 30}),
-        scheduled("compliance.retention", every={"hours": 3}),
+        scheduled("compliance.retention_run", every={"hours": 30}, key="retention"),
+        scheduled("compliance.retention_run", every={"hours": 3}, key="retention"),
     ),
     "a-backup-rpo": Case(
-        scheduled("compliance.backup", every={"hours": 2}),
-        scheduled("compliance.backup", every={"minutes": 10}),
+        scheduled("compliance.backup_run", every={"hours": 2}, key="backup"),
+        scheduled("compliance.backup_run", every={"minutes": 10}, key="backup"),
     ),
     "a-restore-test": Case(
-        scheduled("compliance.restore_test", every={"days": 40}),
-        scheduled("compliance.restore_test", every={"days": 5}),
+        restore_tested(status=RestoreTest.Status.PASSED, days=40),
+        restore_tested(status=RestoreTest.Status.PASSED, days=5),
     ),
     "pi-jobs-succeed": Case(job_failure(recovered=False), job_failure(recovered=True)),
     "pi-jobs-not-stuck": Case(job_running(hours=3), job_running(minutes=10)),
@@ -690,27 +1059,28 @@ BREAK_MEND: dict[str, Case] = {
     "p-contact-data-valid": Case(
         contact_email("not-an-address"), contact_email("fine@example.test")
     ),
-    "p-privacy-notice": pending("the privacy notice lands with the privacy work"),
-    "p-consent-versioned": pending("consent purposes land with the privacy work"),
-    "p-requests-answered": pending("privacy requests land with the privacy work"),
-    "p-export-available": Case(nothing, export_routed, expect=(ResultStatus.NOT_IMPLEMENTED,)),
+    "p-privacy-notice": Case(privacy_notice(days=3), privacy_notice(days=-1)),
+    "p-consent-versioned": Case(consent_purpose(versioned=False), consent_purpose(versioned=True)),
+    "p-requests-answered": Case(privacy_request(answered=False), privacy_request(answered=True)),
+    "p-export-available": Case(export_unrouted, nothing),
     # governance registers
-    **{
-        check_id: pending(GOVERNANCE_PENDING)
-        for check_id in (
-            "gov-policies-reviewed",
-            "gov-policies-acknowledged",
-            "gov-training-onboarding",
-            "gov-training-refresher",
-            "gov-vendors-assessed",
-            "gov-vendor-agreements",
-            "gov-vendor-reports",
-            "gov-disclosures-consented",
-            "gov-risks-treated",
-            "gov-changes-approved",
-            "gov-dr-test",
-        )
-    },
+    "gov-policies-reviewed": Case(gov_policy_review(400), gov_policy_review(20)),
+    "gov-policies-acknowledged": Case(
+        gov_acknowledged(acknowledged=False), gov_acknowledged(acknowledged=True)
+    ),
+    "gov-training-onboarding": Case(gov_onboarding(trained=False), gov_onboarding(trained=True)),
+    "gov-training-refresher": Case(gov_refresher(400), gov_refresher(10)),
+    "gov-vendors-assessed": Case(gov_assessed(200), gov_assessed(1)),
+    "gov-vendor-agreements": Case(gov_agreements(-1), gov_agreements(365)),
+    "gov-vendor-reports": Case(gov_report(-1), gov_report(355)),
+    "gov-disclosures-consented": Case(
+        gov_disclosure(" "), gov_disclosure("consent:support-sharing-v2")
+    ),
+    "gov-risks-treated": Case(gov_risk(treated=False), gov_risk(treated=True)),
+    "gov-changes-approved": Case(
+        gov_deployment(approved_first=False), gov_deployment(approved_first=True)
+    ),
+    "gov-dr-test": Case(gov_dr_test(241), gov_dr_test(240)),
 }
 
 

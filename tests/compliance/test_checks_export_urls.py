@@ -1,17 +1,14 @@
-"""A URL configuration for one check's mend case: the deployment's own URLs
-plus a data-export route, as the privacy work will add it."""
+"""A URL configuration for one check's break case: a deployment whose URLs
+lack the data-export route (the real configuration routes it)."""
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from cloudexpress.urls import urlpatterns as deployment_patterns
 
-
-def export(request: HttpRequest, user_id: str) -> JsonResponse:
-    return JsonResponse({"user": user_id})
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
 
 
 urlpatterns = [
-    path("api/compliance/gdpr/export/<uuid:user_id>", export, name="gdpr-export"),
-    *deployment_patterns,
+    path("health", health, name="health"),
 ]

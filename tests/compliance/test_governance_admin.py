@@ -11,12 +11,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
 
+from accounts.models import TOTPDevice
 from audit.models import AuditLogEntry
 from compliance import models
 from compliance.governance.registration import register_models
 from tests.compliance import governance_factories as gf
 from tests.compliance.governance_factories import UserFactory
+from tests.factories import MembershipFactory, builtin_role
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +28,42 @@ GOVERNANCE_MODELS = [
 ]
 
 
+def operator_owner() -> object:
+    """An admin user as authorization now requires one: the superuser flag
+    grants nothing by itself, an Owner membership of the operator does."""
+    user = UserFactory(is_staff=True, is_superuser=True)
+    MembershipFactory(user=user, organization=gf.operator(), role=builtin_role("owner"))
+    return user
+
+
+def sign_in_verified(client: Client, user: object) -> None:
+    """Sign in with a verified second factor, as admin users must: the
+    session names a confirmed device, which django-otp's middleware reads."""
+    device = TOTPDevice.objects.create(
+        user=user, name="phone", confirmed=True, confirmed_at=timezone.now()
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
 @pytest.fixture
 def admin_client(client: Client) -> Client:
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    sign_in_verified(client, operator_owner())
     return client
+
+
+def test_superuser_flag_alone_opens_no_register_but_operator_ownership_does(
+    client: Client,
+) -> None:
+    changelist = reverse("admin:compliance_policy_changelist")
+    sign_in_verified(client, operator_owner())
+    assert client.get(changelist).status_code == 200
+
+    client.logout()
+    sign_in_verified(client, UserFactory(is_staff=True, is_superuser=True))
+    assert client.get(changelist).status_code == 403
 
 
 def test_every_governance_model_has_an_admin() -> None:

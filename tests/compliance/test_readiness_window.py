@@ -55,7 +55,7 @@ def test_share_of_days_misses_by_date_and_blockers() -> None:
     full_run(start + timedelta(days=7), failing={"CC7.2"}, hour=1)
     JobRun.objects.bulk_create(
         JobRun(
-            job="compliance.retention",
+            job="retention",
             slot="",
             status=JobRun.Status.DONE,
             started_at=at(start + timedelta(days=n)),
@@ -74,9 +74,9 @@ def test_share_of_days_misses_by_date_and_blockers() -> None:
     recurring = {row["job"]: row for row in report["recurring"]}
     assert recurring["compliance.run_checks"]["expected"] == 10
     assert recurring["compliance.run_checks"]["misses"] == [{"date": "2026-11-05"}]
-    assert recurring["compliance.retention"]["recorded"] == 9
-    assert recurring["compliance.retention"]["misses"] == [{"date": "2026-11-07"}]
-    backups = recurring["compliance.backup"]
+    assert recurring["retention"]["recorded"] == 9
+    assert recurring["retention"]["misses"] == [{"date": "2026-11-07"}]
+    backups = recurring["backup"]
     assert backups["expected"] == 240 and backups["missed"] == 240
     assert backups["misses"][0] == {
         "date": "2026-11-01",
@@ -98,11 +98,9 @@ def test_a_fully_covered_window_is_ready() -> None:
     days = [start + timedelta(days=n) for n in range(90)]
     for day in days:
         full_run(day)
-    rows = [JobRun(job="compliance.retention", started_at=at(d), status="done") for d in days]
+    rows = [JobRun(job="retention", started_at=at(d), status="done") for d in days]
     rows += [
-        JobRun(job="compliance.backup", started_at=at(d, h), status="done")
-        for d in days
-        for h in range(24)
+        JobRun(job="backup", started_at=at(d, h), status="done") for d in days for h in range(24)
     ]
     for key in (
         "accounts.access_review_start",
