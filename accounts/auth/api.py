@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -148,7 +148,7 @@ class SessionAuthentication(authentication.SessionAuthentication):
         return 'Bearer realm="api"'
 
 
-class ApiKeyScopePermission:
+class ApiKeyScopePermission(permissions.BasePermission):
     """An API key reaches a view only if its scopes hold the view's
     ``required_permission``; sessions and JWTs are not limited by scopes.
 
