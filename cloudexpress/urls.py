@@ -10,6 +10,7 @@ from accounts import org_urls
 from accounts.auth import api_views as auth_api
 from audit.detection import urls as detection_urls
 from cloudexpress import certificates, views
+from cloudexpress.api import schema as _schema  # noqa: F401  (registers the auth schemes)
 from cloudexpress.api import views as api_views
 from cloudexpress.api.docs import ApiDocsView
 from compliance.reports.api import ReportPackAPIView

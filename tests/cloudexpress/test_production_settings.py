@@ -24,8 +24,13 @@ PRODUCTION_ENV = {
 }
 
 
+# Browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright's event loop;
+# a production process never has it.
+_NOT_INHERITED = set(PRODUCTION_ENV) | {"DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    clean = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
@@ -83,7 +88,7 @@ def test_production_settings_are_hardened() -> None:
         "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000,"
         " s.DEBUG, s.DATABASES['default']['OPTIONS']['sslmode'])"
     )
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    clean = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -96,7 +101,7 @@ def test_production_settings_are_hardened() -> None:
 
 
 def test_check_deploy_reports_nothing_in_production() -> None:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    clean = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

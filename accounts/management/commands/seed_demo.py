@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -63,6 +64,11 @@ class Command(BaseCommand):
                         is_staff=staff,
                         is_superuser=staff and role_kind == "owner",
                     )
+                # Sign-in requires a verified address (allauth); the demo
+                # addresses are verified so the printed sign-ins work.
+                EmailAddress.objects.update_or_create(
+                    user=user, email=email, defaults={"verified": True, "primary": True}
+                )
                 services.membership_create(
                     user=user,
                     organization=organizations[slug],
