@@ -41,7 +41,6 @@ from compliance.models import (
     RetentionPolicy,
     RetentionRun,
 )
-from compliance.privacy import adapters
 from compliance.privacy.holds import ActiveHolds, legal_holds_active
 from compliance.privacy.policies import retention_policies_ensure
 
