@@ -154,6 +154,20 @@ def register_models() -> None:
     audit_model_register(Group, m2m_fields={"permissions"})
     audit_model_register(JobRun)
     _register_detection_models()
+    _register_evidence_room_models()
+
+
+def _register_evidence_room_models() -> None:
+    """An auditor's evidence requests and the files answering them: who asked
+    for what, who answered and when is what the evidence room must prove.
+    Registered here because compliance/apps.py belongs to the engine."""
+    from auditlog.registry import auditlog
+
+    from compliance.models import EvidenceRequest, EvidenceResponseFile
+
+    for model in (EvidenceRequest, EvidenceResponseFile):
+        if not auditlog.contains(model):
+            audit_model_register(model)
 
 
 def _register_detection_models() -> None:

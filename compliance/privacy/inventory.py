@@ -82,6 +82,26 @@ INVENTORY: tuple[PersonalField, ...] = (
         "legitimate interest",
         DataType.SECURITY_EVENTS,
     ),
+    PersonalField(
+        "accounts.Invitation.email",
+        "sending an invitation to join an organization",
+        "legitimate interest",
+        DataType.USER_DATA,
+    ),
+    # Disaster-recovery contacts: named people reached during an incident;
+    # kept while the plan lists them, removed when the plan is edited.
+    PersonalField(
+        "compliance.EmergencyContact.phone",
+        "reaching the person during a disaster recovery",
+        "legitimate interest",
+        "while listed in the recovery plan",
+    ),
+    PersonalField(
+        "compliance.EmergencyContact.email",
+        "reaching the person during a disaster recovery",
+        "legitimate interest",
+        "while listed in the recovery plan",
+    ),
 )
 
 # Field names that hold personal data wherever they appear.

@@ -41,7 +41,6 @@ from compliance.models import (
     RetentionPolicy,
     RetentionRun,
 )
-from compliance.privacy import adapters
 from compliance.privacy.holds import ActiveHolds, legal_holds_active
 from compliance.privacy.policies import retention_policies_ensure
 
@@ -88,8 +87,7 @@ class Target:
         return "seq" if self.chained else "pk"
 
 
-# TODO(merge): notifications live in the audit area's model; confirm its
-# label and date field when it lands. Until then the type reports "absent".
+# A type whose model is not installed reports "absent" instead of failing.
 TARGETS: tuple[Target, ...] = (
     Target(
         DataType.AUDIT_LOGS,
@@ -116,7 +114,7 @@ TARGETS: tuple[Target, ...] = (
         DataType.NOTIFICATIONS,
         "audit.Notification",
         "created_at",
-        user_fields=("user_id",),
+        user_fields=("recipient_id",),
     ),
 )
 
@@ -366,15 +364,15 @@ class _Runner:
                     archive = archive_write(
                         data_type=target.data_type, run=self.run, number=number, rows=rows
                     )
-            prune = adapters.audit_prune_before() if target.chained else None
-            if prune is not None:
-                # TODO(merge): confirm the audit area's signature; this call
-                # expects the sorted keys of the rows it deleted.
-                runs = _ranges(
-                    sorted(prune(model=model, after_seq=state["after"], through_seq=upper))
-                )
-            else:
-                runs = _delete_returning(batch)
+            if target.chained:
+                # audit.services.audit_prune_before deletes the whole expired
+                # prefix at once and knows no legal holds, batches or archive,
+                # so retention deletes its own batch (below the barrier) while
+                # holding the chain's head lock, like every chain writer.
+                from audit import chain
+
+                chain.lock_and_read_head(model)
+            runs = _delete_returning(batch)
             if archived_ids is not None and runs != _ranges(archived_ids):
                 raise RuntimeError("retention: deleted rows differ from the archived rows")
             if batch_hook is not None:
@@ -416,6 +414,17 @@ class _Runner:
                 "prev_hash": first["prev_hash"],
             }
             self.run.save(update_fields=["anchors"])
+            # The audit area's verifier (audit.verification) starts the chain
+            # at the newest retained-start anchor.
+            from audit import chain
+            from audit.models import Anchor
+
+            Anchor.objects.get_or_create(
+                chain=chain.label(model),
+                kind=Anchor.Kind.START,
+                seq=first["seq"],
+                defaults={"row_hash": first["prev_hash"]},
+            )
 
     # --- User data: erased three years after termination -------------------
 

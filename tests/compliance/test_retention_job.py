@@ -210,10 +210,27 @@ def test_the_newest_row_of_a_chain_stays_even_when_expired() -> None:
     assert_chain_verifies(SecurityEvent)
 
 
-def test_notifications_are_reported_absent_until_their_model_exists() -> None:
+def test_notifications_go_after_ninety_days_except_a_held_recipients(operator) -> None:
+    from audit.models import Notification
+
+    kept_user, held_user, other = factories.UserFactory.create_batch(3)
+
+    def note(user: User, age: timedelta, key: str) -> Notification:
+        with at(NOW - age):
+            return Notification.objects.create(
+                recipient=user, kind=Notification.Kind.REMINDER, title="t", dedup_key=key
+            )
+
+    old = note(other, timedelta(days=91), "old")
+    young = note(kept_user, timedelta(days=89), "young")
+    held = note(held_user, timedelta(days=200), "held")
+    legal_hold_place(owner=operator, user=held_user, reason="litigation")
     run = run_now()
-    assert run.cursor[DataType.NOTIFICATIONS] == {"done": True, "absent": True}
-    assert run.verification[DataType.NOTIFICATIONS] == {"ok": True, "absent": True}
+    assert not Notification.objects.filter(pk=old.pk).exists()
+    assert set(Notification.objects.values_list("pk", flat=True)) == {young.pk, held.pk}
+    assert run.counts[DataType.NOTIFICATIONS] == 1
+    assert run.cursor[DataType.NOTIFICATIONS]["done"] is True
+    assert run.verification[DataType.NOTIFICATIONS]["ok"] is True
 
 
 def test_an_edited_policy_applies_and_its_change_is_audited(operator) -> None:
