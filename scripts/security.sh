@@ -190,6 +190,7 @@ wait_for_port "$https_port" "${pids[-1]}" nginx
 
 password=$("$py" -c 'import secrets; print(secrets.token_urlsafe(24))')
 export SCAN_PASSWORD=$password
+export SCAN_TOTP_FILE=$work/totp.secret
 "$py" manage.py shell -c "
 import os
 from accounts.models import Membership, Organization, User
@@ -198,6 +199,17 @@ owner = roles_builtin_ensure()['owner']
 org = Organization.objects.create(name='CloudExpress', slug='cloudexpress', is_operator=True)
 user = User.objects.create_user('scanner@example.test', password=os.environ['SCAN_PASSWORD'])
 Membership.objects.create(user=user, organization=org, role=owner)
+# An owner must have a verified address and a second factor to sign in: a
+# confirmed TOTP device whose secret stays in this run's private directory.
+from allauth.account.models import EmailAddress
+from django.utils import timezone
+from accounts.auth import mfa
+from accounts.models import TOTPDevice
+EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+device = mfa.totp_device_start(user=user)
+TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True, confirmed_at=timezone.now())
+with open(os.environ['SCAN_TOTP_FILE'], 'w') as secret_file:
+    secret_file.write(device.secret)
 " >"$work/user.log" 2>&1 || { cat "$work/user.log" >&2; exit 1; }
 
 sqlmap_run() {
@@ -245,12 +257,25 @@ page = s.get(f"{origin}/accounts/login/", timeout=10)
 token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
 r = s.post(
     f"{origin}/accounts/login/",
-    data={"username": "scanner@example.test", "password": os.environ["SCAN_PASSWORD"],
+    data={"login": "scanner@example.test", "password": os.environ["SCAN_PASSWORD"],
           "csrfmiddlewaretoken": token},
     headers={"Referer": f"{origin}/accounts/login/", "Origin": origin},
     allow_redirects=False, timeout=10,
 )
 assert r.status_code == 302, f"sign-in failed: {r.status_code}"
+# The second step: the code from the scanner's TOTP device.
+import pyotp
+step = s.get(f"{origin}/accounts/2fa/", timeout=10)
+token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', step.text).group(1)
+with open(os.environ["SCAN_TOTP_FILE"]) as secret_file:
+    code = pyotp.TOTP(secret_file.read().strip()).now()
+r = s.post(
+    f"{origin}/accounts/2fa/",
+    data={"code": code, "csrfmiddlewaretoken": token},
+    headers={"Referer": f"{origin}/accounts/2fa/", "Origin": origin},
+    allow_redirects=False, timeout=10,
+)
+assert r.status_code == 302, f"second factor failed: {r.status_code}"
 me = s.get(f"{origin}/api/me", timeout=10)
 assert me.status_code == 200, f"/api/me with the session: {me.status_code}"
 cookies = "; ".join(f"{c.name}={c.value}" for c in s.cookies)

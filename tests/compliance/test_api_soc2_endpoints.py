@@ -177,6 +177,10 @@ def test_every_path_is_in_the_schema(client: Any) -> None:
 
 def test_controls_endpoint_runs_a_fixed_number_of_queries(officer: APIClient) -> None:
     checks_run()
+    # The day's first API call of an organization also resolves its
+    # membership and creates the usage row (compliance.privacy.usage), once a
+    # day: warm that up so both measurements count the endpoint alone.
+    assert officer.get("/api/compliance/soc2/controls").status_code == 200
     with CaptureQueriesContext(connection) as first:
         officer.get("/api/compliance/soc2/controls")
     for _ in range(5):
@@ -184,4 +188,4 @@ def test_controls_endpoint_runs_a_fixed_number_of_queries(officer: APIClient) ->
     checks_run()
     with CaptureQueriesContext(connection) as second:
         officer.get("/api/compliance/soc2/controls")
-    assert len(first) == len(second)
+    assert len(first) == len(second) == 10

@@ -126,6 +126,24 @@ def sign_in(browser_page: BrowserPage) -> Callable[[str, str], BrowserPage]:
     """
 
     def do(email: str, password: str) -> BrowserPage:
+        import pyotp
+        from allauth.account.models import EmailAddress
+
+        from accounts.auth import mfa
+        from accounts.models import User
+        from tests.accounts.auth_support import enrolled_device
+
+        # A user who must have a second factor gets an enrolled device, and
+        # the code is typed into the second step as a person would.
+        user = User.objects.get(email=email)
+        # Sign-in asks for a verified address first; these users own theirs.
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+        totp = None
+        if mfa.mfa_required_for(user):
+            device = mfa.confirmed_device(user)
+            totp = pyotp.TOTP(device.secret) if device else enrolled_device(user)[1]
         page = browser_page.page
         browser_page.goto("/accounts/login/")
         page.locator("input[name=login], input[name=username], input[name=email]").first.fill(
@@ -135,6 +153,12 @@ def sign_in(browser_page: BrowserPage) -> Callable[[str, str], BrowserPage]:
         with page.expect_navigation():
             page.locator("form button[type=submit], form input[type=submit]").first.click()
         assert "/accounts/login/" not in page.url, "sign-in failed"
+        if totp is not None:
+            assert "/accounts/2fa/" in page.url, page.url
+            page.locator("input[name=code]").first.fill(totp.now())
+            with page.expect_navigation():
+                page.locator("form button[type=submit], form input[type=submit]").first.click()
+            assert "/accounts/2fa/" not in page.url, "second factor refused"
         return browser_page
 
     return do
