@@ -312,6 +312,9 @@ AUTH_USER_MODEL = "accounts.User"
 # which authenticates nobody (see the authentication block for the others).
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
+# Messages live in the session: no separate cookie to secure (drheader found
+# the messages cookie deleted without the Secure flag).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [

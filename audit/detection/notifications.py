@@ -109,14 +109,21 @@ def notification_send(
         except IntegrityError:
             continue
         if by_email:
-            send_mail(
-                subject=f"[CloudExpress] {title}"[:200],
-                message=f"{body}\n\n{link}".strip(),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[emails[user_id]],
-                fail_silently=False,
-            )
-            Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
+            # The in-app row is already stored; a relay that refuses the mail
+            # must not turn the caller's request into a 500. emailed_at stays
+            # empty, which is what says the mail is still owed.
+            try:
+                send_mail(
+                    subject=f"[CloudExpress] {title}"[:200],
+                    message=f"{body}\n\n{link}".strip(),
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    recipient_list=[emails[user_id]],
+                    fail_silently=False,
+                )
+            except OSError:
+                logger.warning("notification.mail_failed", extra={"kind": kind}, exc_info=True)
+            else:
+                Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
         made.append(notification)
     logger.info("notification.sent", extra={"kind": kind, "recipients": len(made)})
     return made
