@@ -308,7 +308,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 login(
                     request,
                     membership.user,
-                    backend="django.contrib.auth.backends.ModelBackend",
+                    backend="allauth.account.auth_backends.AuthenticationBackend",
                 )
             return redirect("orgs:overview", slug=membership.organization.slug)
     return render(

@@ -8,7 +8,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from allauth.account.signals import email_confirmed, password_reset
+from allauth.account.signals import (
+    email_confirmed,
+    password_changed,
+    password_reset,
+    password_set,
+)
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
@@ -78,3 +83,20 @@ def _on_email_confirmed(sender: Any, request: Any, email_address: Any, **kw: Any
 @receiver(password_reset, dispatch_uid="cx_auth_password_reset")
 def _on_password_reset(sender: Any, request: Any, user: User, **kw: Any) -> None:
     security_event_record(event_type=SecurityEvent.Type.PASSWORD_RESET, target_user=user)
+
+
+@receiver(password_changed, dispatch_uid="cx_auth_password_changed_restamp")
+@receiver(password_set, dispatch_uid="cx_auth_password_set_restamp")
+def _on_password_changed(sender: Any, request: Any, user: User, **kw: Any) -> None:
+    # The change bumped credentials_version to refuse every other session and
+    # token; the session that made the change stays signed in (allauth keeps it
+    # with update_session_auth_hash), so it takes the new version as its stamp.
+    from accounts.middleware import SESSION_CREDENTIALS_VERSION
+
+    if request is None or not hasattr(request, "session") or not user.is_authenticated:
+        return
+    if request.session.get(SESSION_CREDENTIALS_VERSION) is None:
+        return
+    request.session[SESSION_CREDENTIALS_VERSION] = User.objects.values_list(
+        "credentials_version", flat=True
+    ).get(pk=user.pk)

@@ -21,6 +21,7 @@ def credentials_revoke(
     api_keys: bool = False,
     oauth_tokens: bool = False,
     keep_session_key: str | None = None,
+    bump_version: bool = True,
 ) -> None:
     """Refuse, from the next request on, every credential ``user`` holds.
 
@@ -31,7 +32,8 @@ def credentials_revoke(
     from accounts.models import ApiKey, TokenFamily, User, UserSession
 
     now = timezone.now()
-    User.objects.filter(pk=user.pk).update(credentials_version=F("credentials_version") + 1)
+    if bump_version:
+        User.objects.filter(pk=user.pk).update(credentials_version=F("credentials_version") + 1)
     user.credentials_version = User.objects.values_list("credentials_version", flat=True).get(
         pk=user.pk
     )
@@ -55,14 +57,28 @@ def credentials_revoke(
 def terminated_user_revoke(*, user: Any, organization: Any, by: Any, reason: str) -> int:
     """Revoker registered with ``accounts.termination``.
 
-    A termination in one organization still ends the user's JWTs and
-    sessions everywhere (they are not scoped to one organization); API keys
-    are scoped, so only that organization's keys go unless the whole user
-    is terminated.
+    When the whole user is terminated, or the removal ended their last
+    membership, their sessions, JWT families and OAuth tokens end. The caller
+    (``user_terminate`` or ``membership_end``) has already raised
+    credentials_version once for that event, so it is not raised again: one
+    termination is one credentials change. While other memberships remain
+    the sessions and JWTs stay (authorization refuses the removed
+    organization on every request); API keys are scoped, so only that
+    organization's keys go unless the whole user is terminated.
     """
-    from accounts.models import ApiKey
+    from accounts.models import ApiKey, Membership
 
-    credentials_revoke(user=user, reason="terminated", sessions=True, oauth_tokens=True)
+    remaining = Membership.objects.filter(
+        user_id=user.pk, status=Membership.Status.ACTIVE
+    ).exists()
+    if organization is None or not remaining:
+        credentials_revoke(
+            user=user,
+            reason="terminated",
+            sessions=True,
+            oauth_tokens=True,
+            bump_version=False,
+        )
     keys = ApiKey.objects.filter(user_id=user.pk, revoked_at__isnull=True)
     if organization is not None:
         keys = keys.filter(organization_id=getattr(organization, "pk", organization))

@@ -108,9 +108,13 @@ def test_admin_revokes_every_session_of_a_user() -> None:
 
 def test_admin_action_signs_a_user_out_everywhere() -> None:
     from accounts.auth import mfa
+    from tests.accounts.access_helpers import member, organization
     from tests.accounts.auth_support import enrolled_device
 
-    staff = verified_user(is_staff=True, is_superuser=True)
+    # Admin permissions come from a role in the operator organization (the
+    # superuser flag alone grants nothing since the authorization merge).
+    staff = verified_user(is_staff=True)
+    member(organization(is_operator=True, slug="cloudexpress"), "admin", user=staff)
     _, totp = enrolled_device(staff)
     admin_client = Client()
     sign_in_password(admin_client, staff.email)
