@@ -12,6 +12,8 @@
 # change it); summary.txt has one line per tool. A missing report is a
 # failure like a finding.
 set -euo pipefail
+# Browser tests set this for Playwright; a production-mode app must not inherit it.
+unset DJANGO_ALLOW_ASYNC_UNSAFE
 cd "$(dirname "$0")/.."
 root=$PWD
 
