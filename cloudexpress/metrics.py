@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Max
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from cloudexpress import dbvendor
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +32,6 @@ def queue_depth() -> int:
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
     return int(client.llen("celery"))
-
-
-def database_size_bytes() -> int:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_database_size(current_database())")
-            row = cursor.fetchone()
-            return int(row[0]) if row else 0
-    name = Path(str(connection.settings_dict["NAME"]))
-    return name.stat().st_size if name.exists() else 0
 
 
 class CapacityCollector(Collector):
@@ -74,7 +65,11 @@ class CapacityCollector(Collector):
 
         for name, help_text, probe in (
             ("cloudexpress_queue_depth", "Messages waiting on the Celery queue.", queue_depth),
-            ("cloudexpress_database_size_bytes", "Size of the database.", database_size_bytes),
+            (
+                "cloudexpress_database_size_bytes",
+                "Size of the database.",
+                dbvendor.database_size_bytes,
+            ),
         ):
             try:
                 value = float(probe())

@@ -3,7 +3,7 @@
 The registers belong to the operator's compliance program, so a permission
 counts only when it is held through an active membership of the operator
 organization; accounts.authorization decides it. Staff (Django admin users)
-may still do everything here (see the TODO in ``user_may``).
+may still do everything here; ``user_may`` marks that as planned work.
 """
 
 from __future__ import annotations
