@@ -114,10 +114,30 @@ class OrganizationAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["public_id", "is_operator", "created_at", "updated_at"]
 
+    actions = ["close_organizations"]
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # TODO(offboarding): deleting an organization must run termination for
-        # each member and the retention policy; until it exists, nobody can.
+        # Rows are never deleted here: security events and the audit chain
+        # refer to them, and removing data is the retention policy's call.
+        # What deleting must do for access, closing does (the action below).
         return False
+
+    @admin.action(description="Close: end every member's access (sessions, tokens, keys)")
+    def close_organizations(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        from django.contrib import messages
+
+        from accounts.services import organization_close
+        from cloudexpress.api.exceptions import ServiceError
+
+        for organization in queryset:
+            try:
+                ended = organization_close(
+                    organization=organization, by=request.user, reason="closed in admin"
+                )
+            except ServiceError as exc:
+                self.message_user(request, f"{organization}: {exc.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"{organization}: {ended} memberships ended.")
 
 
 @admin.register(Permission)

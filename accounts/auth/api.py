@@ -120,6 +120,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             "api_key",
             is_member=apikeys.api_key_membership_current(key),
         )
+        # Checked here, not only in a permission class: a view that sets its
+        # own permission_classes would otherwise never ask about scopes.
+        api_key_view_check(request, key, (request.parser_context or {}).get("view"))
         apikeys.api_key_touch(key=key, ip=client_ip(request))
         return user, key
 
@@ -148,34 +151,86 @@ class SessionAuthentication(authentication.SessionAuthentication):
         return 'Bearer realm="api"'
 
 
-class ApiKeyScopePermission(permissions.BasePermission):
-    """An API key reaches a view only if its scopes hold the view's
-    ``required_permission``; sessions and JWTs are not limited by scopes.
+# What ``view_required_permission`` answers for a view whose
+# ``api_key_any_scope`` is true: any current key of its organization may use
+# it, whatever its scopes. Only for what a key may always learn (who it acts
+# as, ``/api/me``).
+API_KEY_ANY_SCOPE = "api_key.any_scope"
+_CHECKED_ATTRIBUTE = "_cx_api_key_checked"
 
-    TODO(roles): views without ``required_permission`` are open to every
-    key of a current member; once every view declares one, refuse keys on
-    views that do not.
+
+def view_required_permission(view: Any) -> str | None:
+    """The permission code a view declares for API keys, or None.
+
+    A view declares it as ``required_permission``, or through a permission
+    class that carries ``permission_code`` (``accounts.authorization.
+    HasPermission``), which may depend on the method (``get_permissions``).
     """
+    if view is None:
+        return None
+    if getattr(view, "api_key_any_scope", False):
+        return API_KEY_ANY_SCOPE
+    declared = getattr(view, "required_permission", None)
+    if declared:
+        return str(declared)
+    for instance in view.get_permissions():
+        code = getattr(instance, "permission_code", None)
+        if code:
+            return str(code)
+    return None
 
-    message = "This API key's scopes do not allow this request."
+
+def _scope_refused(request: Request, key: Any, reason: str, required: str | None) -> None:
+    security_event_record(
+        event_type=SecurityEvent.Type.PERMISSION_DENIED,
+        target_user=key.user_id,
+        organization=key.organization_id,
+        detail={"channel": "api_key", "reason": reason, "required": required or ""},
+    )
+
+
+def api_key_view_check(request: Request, key: Any, view: Any) -> None:
+    """Refuse a key on a view unless the view declares a permission that the
+    key's scopes AND its user's current role both hold.
+
+    Deny by default: a view that declares nothing is closed to keys (a scoped
+    key must not reach what its scopes cannot name), unless it declares
+    ``API_KEY_ANY_SCOPE``. A view in another organization (its URL's slug)
+    than the key's is refused too: a key acts in one organization only.
+    """
+    if view is None:
+        return
+    setattr(request, _CHECKED_ATTRIBUTE, True)
+    slug = (getattr(view, "kwargs", None) or {}).get("slug")
+    if slug and hasattr(view, "get_organization") and slug != key.organization.slug:
+        _scope_refused(request, key, "other_organization", None)
+        raise exceptions.PermissionDenied("This key belongs to another organization.")
+    required = view_required_permission(view)
+    if required == API_KEY_ANY_SCOPE:
+        return
+    if required is None:
+        _scope_refused(request, key, "undeclared_view", None)
+        raise exceptions.PermissionDenied("This endpoint does not accept API keys.")
+    if not apikeys.api_key_allows(key, required):
+        _scope_refused(request, key, "scope", required)
+        raise exceptions.PermissionDenied(ApiKeyScopePermission.message)
+
+
+class ApiKeyScopePermission(permissions.BasePermission):
+    """A second line for API keys: the same check as the authentication
+    class, for a request that was authenticated without a view in its
+    context. Sessions and JWTs are not limited by scopes (their user's role
+    is checked by the view's own permission classes)."""
+
+    message = "This API key's scopes or its owner's role do not allow this request."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         from accounts.models import ApiKey
 
-        if not isinstance(request.auth, ApiKey):
+        if not isinstance(request.auth, ApiKey) or getattr(request, _CHECKED_ATTRIBUTE, False):
             return True
-        required = getattr(view, "required_permission", None)
-        if required is None:
-            return True
-        allowed = apikeys.api_key_allows(request.auth, required)
-        if not allowed:
-            security_event_record(
-                event_type=SecurityEvent.Type.PERMISSION_DENIED,
-                target_user=request.user,
-                organization=request.auth.organization_id,
-                detail={"channel": "api_key", "reason": "scope", "required": required},
-            )
-        return allowed
+        api_key_view_check(request, request.auth, view)
+        return True
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return True

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from accounts.models import ApiKey, Membership, Organization, User
+from accounts.models import ApiKey, Membership, Organization, Permission, User
 from accounts.permissions import CATALOG
 from audit.models import SecurityEvent
 from audit.services import security_event_record
@@ -198,12 +198,18 @@ def api_key_touch(*, key: ApiKey, ip: str, now: datetime | None = None) -> bool:
 
 
 def api_key_allows(key: Any, permission_code: str) -> bool:
-    """Whether a key's scopes include ``permission_code``.
+    """Whether a key may use ``permission_code``: its scopes hold the code AND
+    its user's current role in the key's organization does.
 
-    TODO(roles): intersect with the permissions of the user's current role
-    once the roles work exposes a selector for them.
+    The role is read on every request (the authorization service's
+    per-request snapshot), so a downgrade after the key was made takes the
+    permission away from the key at once; no stored scope outlives it.
     """
-    return permission_code in (key.scopes or [])
+    from accounts.authorization import user_has_perm
+
+    if permission_code not in (key.scopes or []):
+        return False
+    return user_has_perm(key.user, permission_code, key.organization_id, record_denial=False)
 
 
 @transaction.atomic
@@ -218,31 +224,42 @@ def service_api_key_create(
     """An admin's key for a service: it acts as its own service account, so
     the audit trail names the service and the key outlives its creator.
 
-    TODO(roles): limit ``scopes`` to the creating admin's own permissions
-    once the roles work exposes them; today Owners and Admins may grant any.
+    The admin needs ``api_keys.manage`` and must hold every scope they give
+    (nobody hands out what they do not have). The service account's role is
+    a custom role of the organization holding exactly those scopes, so the
+    key's role check has something to intersect with, and an admin can
+    narrow the service later by changing that role.
     """
+    from accounts import authorization
     from accounts.models import Role
-    from accounts.services import membership_create, roles_builtin_ensure
+    from accounts.services import membership_create
+    from accounts.services.roles import grant_guard
+    from cloudexpress.api.exceptions import ServiceError
 
-    admin_membership = Membership.objects.filter(
-        user_id=admin.pk,
-        organization=organization,
-        status=Membership.Status.ACTIVE,
-        role__kind__in=(Role.Kind.OWNER, Role.Kind.ADMIN),
-    ).first()
-    if admin_membership is None or not admin_membership.is_current():
+    unknown = sorted(set(scopes) - set(CATALOG))
+    if unknown:
+        raise ApiKeyError(f"Unknown permission codes: {', '.join(unknown)}")
+    if not authorization.user_has_perm(admin, "api_keys.manage", organization):
         raise ApiKeyError("Only an Owner or Admin of the organization creates service keys.")
+    try:
+        grant_guard(admin, organization, scopes)
+    except ServiceError as exc:
+        raise ApiKeyError(str(exc.detail)) from exc
+
+    handle = secrets.token_hex(6)
     service = User.objects.create_user(
-        email=f"svc-{secrets.token_hex(6)}@service.invalid",
+        email=f"svc-{handle}@service.invalid",
         password=None,
         full_name=f"Service: {name}"[:200],
     )
-    membership_create(
-        user=service,
+    role = Role.objects.create(
         organization=organization,
-        role=roles_builtin_ensure()["member"],
-        invited_by=admin,
+        name=f"Service key {handle}: {name}"[:100],
+        kind=Role.Kind.CUSTOM,
+        description="Holds exactly the scopes of one service API key.",
     )
+    role.permissions.set(Permission.objects.filter(code__in=set(scopes)))
+    membership_create(user=service, organization=organization, role=role, invited_by=admin)
     return api_key_create(
         user=service,
         organization=organization,

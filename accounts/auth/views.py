@@ -140,17 +140,18 @@ def github_link(request: HttpRequest) -> HttpResponse:
 def ip_allowlist(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The organization's allowlist (the middleware checked membership and address)."""
     from accounts.auth import ipallow
-    from accounts.models import IpAllowlistEntry, Role
+    from accounts.authorization import permission_denied_record, user_has_perm
+    from accounts.models import IpAllowlistEntry
     from cloudexpress.clientip import client_ip
 
     organization = request.cx_organization  # type: ignore[attr-defined]
-    membership = request.cx_membership  # type: ignore[attr-defined]
-    # TODO(roles): ask the roles work's permission resolver for
-    # ip_allowlist.manage instead of the role kind.
-    may_manage = membership.role.kind in (Role.Kind.OWNER, Role.Kind.ADMIN)
+    may_manage = user_has_perm(
+        request.user, "ip_allowlist.manage", organization, record_denial=False
+    )
     context: dict[str, Any] = {"organization": organization, "may_manage": may_manage}
     if request.method == "POST":
         if not may_manage:
+            permission_denied_record(request.user, "ip_allowlist.manage", organization.pk)
             return render(
                 request, "errors/error.html", {"status": 403, "title": "Forbidden"}, status=403
             )

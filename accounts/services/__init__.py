@@ -37,6 +37,7 @@ from accounts.services.roles import (
 from accounts.services.termination import (
     membership_end,
     membership_remove,
+    organization_close,
     sessions_revoke,
     user_terminate,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "membership_create",
     "membership_end",
     "membership_remove",
+    "organization_close",
     "membership_role_apply",
     "membership_role_change",
     "memberships_expire",

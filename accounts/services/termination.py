@@ -197,3 +197,73 @@ def membership_end(*, membership: Membership, by: User | None, reason: str) -> M
     authorization.access_cache_clear(membership.user)
     locked.refresh_from_db()
     return locked
+
+
+@transaction.atomic
+def organization_close(*, organization: Organization, by: User | None, reason: str) -> int:
+    """End everyone's access to an organization: what deleting it must do.
+
+    Every current membership ends through the same steps as a removal
+    (credentials of the organization revoked by the registered revokers,
+    sessions and tokens ended for whoever has no other organization left,
+    invitations and pending approvals withdrawn). The rows stay: the
+    security events and the audit chain refer to them, and removing data is
+    the retention policy's decision, not an admin click. Return how many
+    memberships ended.
+    """
+    reason = _reason_check(reason)
+    if by is not None and not (
+        authorization.user_has_perm(by, "org.delete", organization, record_denial=False)
+        or authorization.user_has_perm(by, "members.manage")
+    ):
+        authorization.permission_denied_record(by, "org.delete", organization.pk)
+        raise ServiceError(
+            "You may not close this organization.", code="permission_denied", status_code=403
+        )
+    if organization.is_operator:
+        raise ServiceError(
+            "The operator organization cannot be closed.", code="operator", status_code=409
+        )
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    current = list(
+        Membership.objects.filter(organization=locked, status=Membership.Status.ACTIVE)
+        .select_related("user")
+        .order_by("pk")
+    )
+    ended = _memberships_end(Membership.objects.filter(pk__in=[m.pk for m in current]), by, reason)
+    still_elsewhere = set(
+        Membership.objects.filter(
+            user_id__in=[m.user_id for m in current], status=Membership.Status.ACTIVE
+        ).values_list("user_id", flat=True)
+    )
+    for membership in current:
+        user = membership.user
+        if user.pk not in still_elsewhere:
+            sessions_revoke(user)
+            User.objects.filter(pk=user.pk).update(
+                credentials_version=F("credentials_version") + 1
+            )
+        _invitations_cancel(user, locked, f"organization closed: {reason}")
+        termination.revokers_run(user=user, organization=locked, by=by, reason=reason)
+        authorization.access_cache_clear(user)
+    # Invitations sent by people no longer members are withdrawn too.
+    Invitation.objects.filter(
+        organization=locked,
+        status__in=[Invitation.Status.PENDING, Invitation.Status.AWAITING_APPROVAL],
+    ).update(
+        status=Invitation.Status.REVOKED,
+        revoked_at=timezone.now(),
+        revoked_reason=f"organization closed: {reason}"[:255],
+        token_hash=None,
+    )
+
+    from audit.services import security_event_record
+
+    security_event_record(
+        event_type="organization.closed",
+        actor=by,
+        organization=locked,
+        detail={"reason": reason, "memberships": ended},
+    )
+    logger.info("organization.closed", extra={"organization_id": locked.pk, "memberships": ended})
+    return ended

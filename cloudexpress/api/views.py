@@ -26,6 +26,9 @@ class MeSerializer(serializers.Serializer):
 class MeView(APIView):
     """The authenticated caller."""
 
+    # Who a key acts as is what any of its scopes may learn.
+    api_key_any_scope = True
+
     @extend_schema(responses=MeSerializer, operation_id="me_retrieve")
     def get(self, request: Request) -> Response:
         user = request.user
