@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", account_views.logout, name="logout"),
     path("2fa/", auth_views.second_factor, name="auth_second_factor"),
     path("security/mfa/", auth_views.mfa_settings, name="auth_mfa_settings"),
+    path("security/password-policy/", auth_views.password_policy, name="auth_password_policy"),
     path("sessions/", auth_views.session_list, name="auth_sessions"),
     path(
         "sessions/<str:session_id>/revoke", auth_views.session_revoke, name="auth_session_revoke"

@@ -143,11 +143,20 @@ NIST_DEVIATION_REASON = (
 )
 
 
+PROFILE_NAMES = {
+    "compliance": "CloudExpress compliance document (default)",
+    "nist": "NIST SP 800-63B-4 and OWASP ASVS 5.0",
+}
+
+
 def policy_describe() -> dict[str, Any]:
-    """Return the active password policy, as the policy page and API show it."""
+    """Return the active password policy: the one selector that both the
+    policy page and ``GET /api/compliance/security/policy`` read, so the two
+    cannot disagree."""
     profile = settings.PASSWORD_POLICY_PROFILE
     body: dict[str, Any] = {
         "profile": profile,
+        "profile_name": PROFILE_NAMES.get(profile, profile),
         "history_count": settings.PASSWORD_HISTORY_COUNT,
         "hasher": settings.PASSWORD_HASHERS[0].rsplit(".", 1)[-1],
         "lockout": {

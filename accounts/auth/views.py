@@ -89,6 +89,14 @@ def second_factor(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def password_policy(request: HttpRequest) -> HttpResponse:
+    """The password policy in force: the same facts as the policy API."""
+    from accounts.auth.passwords import policy_describe
+
+    return render(request, "accounts/auth/password_policy.html", {"policy": policy_describe()})
+
+
+@login_required
 def session_list(request: HttpRequest) -> HttpResponse:
     rows = sessions.sessions_for_user(user=request.user, current_key=request.session.session_key)
     return render(request, "accounts/auth/sessions.html", {"sessions": rows})
