@@ -57,3 +57,12 @@ def access_expire_task() -> dict[str, int]:
             "memberships": memberships.memberships_expire(),
             "invitations": invitations.invitations_expire(),
         }
+
+
+@shared_task(name="accounts.lockouts_unlock", soft_time_limit=120, time_limit=180, max_retries=2)
+def lockouts_unlock_task() -> int:
+    """Record the unlock of lockouts whose cool-off has ended (idempotent)."""
+    from accounts.auth.lockout import lockouts_expired_close
+
+    with requestcontext.system_job("celery:lockouts_unlock"):
+        return lockouts_expired_close()

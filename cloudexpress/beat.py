@@ -26,6 +26,11 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "accounts.access_expire",
         "schedule": 3600.0,
     },
+    # axes ends a cool-off lazily; this records the unlock within a minute.
+    "lockouts-unlock": {
+        "task": "accounts.lockouts_unlock",
+        "schedule": 60.0,
+    },
     "access-review-remind": {
         "task": "accounts.access_review_remind",
         "schedule": 24 * 3600.0,

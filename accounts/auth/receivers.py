@@ -19,18 +19,29 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from accounts.auth import sessions
-from accounts.auth.lockout import axes_username
-from accounts.models import User
+from accounts.auth.lockout import axes_username, lockout_episodes_open, lockouts_expired_close
+from accounts.models import LockoutEpisode, User, normalise_email
 from audit.models import SecurityEvent
 from audit.services import security_event_record
 
 logger = logging.getLogger(__name__)
 
 
+def _unlocks_observe(request: Any, email: str) -> None:
+    """An attempt after a cool-off is where its end is first seen: record it."""
+    from cloudexpress.clientip import client_ip
+
+    ip = client_ip(request) if request is not None else ""
+    lockouts_expired_close(
+        subjects=[(LockoutEpisode.Kind.ACCOUNT, email), (LockoutEpisode.Kind.ADDRESS, ip)]
+    )
+
+
 @receiver(user_logged_in, dispatch_uid="cx_auth_logged_in")
 def _on_logged_in(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         sessions.session_mark_signed_in(request)
+    _unlocks_observe(request, normalise_email(user.email))
     security_event_record(
         event_type=SecurityEvent.Type.SIGN_IN_SUCCEEDED,
         actor=user,
@@ -52,6 +63,7 @@ def _on_login_failed(
     # The e-mail tried is personal data: the event keeps the account when it
     # exists, never the address typed.
     email = axes_username(request, credentials)
+    _unlocks_observe(request, email)
     target = User.objects.filter(email=email).only("pk").first() if email else None
     security_event_record(
         event_type=SecurityEvent.Type.SIGN_IN_FAILED,
@@ -65,6 +77,7 @@ def _on_locked_out(
     sender: Any, request: Any, username: str | None, ip_address: str, **kw: Any
 ) -> None:
     target = User.objects.filter(email=username).only("pk").first() if username else None
+    lockout_episodes_open(username=username, ip=ip_address)
     security_event_record(
         event_type=SecurityEvent.Type.LOCKED_OUT,
         target_user=target,

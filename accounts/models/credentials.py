@@ -215,3 +215,49 @@ class OrganizationAccessPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"access policy of {self.organization_id}"
+
+
+class LockoutEpisode(models.Model):
+    """One lockout of an account or an address, from lock to unlock.
+
+    django-axes keeps only attempt counters and ends a cool-off lazily (old
+    attempts stop counting; nothing happens at the moment it ends), so the
+    unlock is recorded here when first observed, once: closing an episode is
+    a conditional UPDATE of ``unlocked_at``, and at most one episode per
+    subject is open (partial unique constraint).
+    """
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        ADDRESS = "address", "Address"
+
+    class UnlockReason(models.TextChoices):
+        COOL_OFF_EXPIRED = "cool_off_expired", "Cool-off expired"
+        MANUAL = "manual", "Unlocked by an administrator"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The folded e-mail for an account (as axes stores it), or the address.
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    locked_at = models.DateTimeField(default=timezone.now)
+    unlocked_at = models.DateTimeField(null=True, blank=True)
+    unlock_reason = models.CharField(max_length=20, choices=UnlockReason.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject"],
+                condition=models.Q(unlocked_at__isnull=True),
+                name="accounts_lockout_one_open",
+            ),
+        ]
+        indexes = [models.Index(fields=["unlocked_at", "kind"], name="accounts_lockout_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} lockout ({'open' if self.unlocked_at is None else 'closed'})"
