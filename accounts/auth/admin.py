@@ -5,11 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.admin import OTPAdminAuthenticationForm
 
 from accounts.auth import mfa, sessions
 from accounts.models import ApiKey, IpAllowlistEntry, TokenFamily, TOTPDevice, User, UserSession
+
+
+class CountryCheckedAdminLoginForm(OTPAdminAuthenticationForm):
+    """The admin's sign-in refuses the same countries as the portal's."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        from accounts.auth.ipallow import SIGN_IN_REFUSED_MESSAGE, sign_in_country_refused
+        from cloudexpress.clientip import client_ip
+
+        super().confirm_login_allowed(user)
+        if self.request is None:
+            return
+        country = sign_in_country_refused(user=user, ip=client_ip(self.request), channel="admin")
+        if country is not None:
+            raise ValidationError(
+                SIGN_IN_REFUSED_MESSAGE.format(country=country), code="country_refused"
+            )
+
+
+# The admin site is django-otp's (cloudexpress.urls); only its form changes.
+admin.site.login_form = CountryCheckedAdminLoginForm
 
 
 @admin.register(UserSession)

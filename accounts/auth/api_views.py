@@ -16,9 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import apikeys, jwt, mfa, passwords
+from accounts.auth.ipallow import SIGN_IN_REFUSED_MESSAGE, sign_in_country_refused
 from accounts.auth.throttles import TokenEndpointThrottle
 from accounts.models import ApiKey, Organization, User
 from cloudexpress.api.exceptions import ServiceError
+from cloudexpress.clientip import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,13 @@ class TokenObtainView(_TokenEndpoint):
             )
         if user is None or not isinstance(user, User) or user.terminated_at is not None:
             raise exceptions.AuthenticationFailed("The e-mail or password is not correct.")
+        country = sign_in_country_refused(user=user, ip=client_ip(request), channel="jwt")
+        if country is not None:
+            raise ServiceError(
+                SIGN_IN_REFUSED_MESSAGE.format(country=country),
+                code="country_refused",
+                status_code=status.HTTP_403_FORBIDDEN,
+            )
         if not EmailAddress.objects.filter(user=user, verified=True).exists():
             raise ServiceError(
                 "Verify your e-mail address first.", code="email_unverified", status_code=403

@@ -1,8 +1,23 @@
-"""Country of an address from an offline database file; never a network call.
+"""Country of an address, from an offline database: never a network call.
 
-``GEOIP_DATABASE_PATH`` names a CSV of ``first_address,last_address,country``
-rows (IPv4 or IPv6, ISO 3166-1 alpha-2), such as a converted free country
-database. With no path configured, the lookup is skipped and answers None.
+The default is the database that the ``iptocc`` package ships inside its
+wheel: the country each Regional Internet Registry (AFRINIC, APNIC, ARIN,
+LACNIC, RIPE NCC) records for the blocks it delegated, from their public
+daily statistics files. The package is MIT or Apache-2.0, is released with
+fresh data nightly, and reads nothing from disk or the network at run time.
+Registry data names the country a block is registered to, which agrees with
+commercial databases for most addresses but not for every one (a block used
+abroad keeps its registry country): good enough to refuse a country, not to
+locate a person.
+
+``GEOIP_DATABASE_PATH`` overrides it with a CSV of
+``first_address,last_address,country`` rows (IPv4 or IPv6, ISO 3166-1
+alpha-2; ``#`` starts a comment), for a database the operator licenses and
+converts themselves. Private, reserved and unknown addresses answer None.
+
+This is the one lookup: sign-in and organization country refusals
+(``accounts.auth.ipallow``) and the anomaly model (``audit.detection``) all
+call ``country_for_ip``.
 """
 
 from __future__ import annotations
@@ -39,17 +54,37 @@ def _load(path: str) -> dict[int, tuple[list[int], list[int], list[str]]]:
     return result
 
 
-def country_for_ip(ip: str) -> str | None:
-    """The ISO country code of ``ip``, or None (unknown, private, or no database)."""
-    path = settings.GEOIP_DATABASE_PATH
-    if not path:
+def _from_file(path: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    starts, ends, countries = _load(path)[address.version]
+    index = bisect.bisect_right(starts, int(address)) - 1
+    if index >= 0 and int(address) <= ends[index]:
+        return countries[index]
+    return None
+
+
+def _from_package(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    from iptocc import country_code
+
+    if not address.is_global:
+        return None
+    found = country_code(str(address))
+    return str(found).upper() if found else None
+
+
+def geo_source() -> str:
+    """Which database answers: ``file`` (the setting) or ``iptocc``."""
+    return "file" if settings.GEOIP_DATABASE_PATH else "iptocc"
+
+
+def country_for_ip(ip: str | None) -> str | None:
+    """The ISO country code of ``ip``, or None (unknown, private or invalid)."""
+    if not ip:
         return None
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    starts, ends, countries = _load(str(path))[address.version]
-    index = bisect.bisect_right(starts, int(address)) - 1
-    if index >= 0 and int(address) <= ends[index]:
-        return countries[index]
-    return None
+    path = settings.GEOIP_DATABASE_PATH
+    if path:
+        return _from_file(str(path), address)
+    return _from_package(address)

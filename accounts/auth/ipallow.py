@@ -1,4 +1,5 @@
-"""Per-organization IP allowlists and country restrictions.
+"""Per-organization IP allowlists and country restrictions (at sign-in and
+when acting in an organization).
 
 A request acts in an organization when it names one (the ``X-Organization``
 header, or the organization of the API key that authenticated it). The
@@ -94,6 +95,58 @@ def ip_access_check(*, organization: Organization, ip: str, user: Any, channel: 
     )
     logger.warning("ip_allowlist.denied", extra={"organization_id": organization.pk})
     return False
+
+
+def sign_in_country_refused(*, user: Any, ip: str, channel: str) -> str | None:
+    """The country code when sign-in from ``ip`` is refused for ``user``,
+    else None; a refusal is a security event.
+
+    The rule for a member of several organizations: sign-in is refused only
+    when EVERY organization the user currently belongs to refuses the
+    country, because signing in reaches the organizations that allow it.
+    Acting in one organization that refuses it is still refused, per
+    organization, by ``ip_access_check``. A user with no current membership
+    is refused nowhere (no organization has a say), and an address whose
+    country is unknown (private, reserved, not in the database) is not
+    refused: the allowlist is the tool to admit known ranges only.
+    """
+    from accounts.auth.geo import country_for_ip
+
+    memberships = [
+        m
+        for m in Membership.objects.filter(user_id=user.pk, status=Membership.Status.ACTIVE).only(
+            "organization_id", "status", "expires_at"
+        )
+        if m.is_current()
+    ]
+    if not memberships:
+        return None
+    refusing = [blocked_countries(m.organization_id) for m in memberships]
+    if not all(refusing):
+        return None
+    country = country_for_ip(ip)
+    if country is None or not all(country in blocked for blocked in refusing):
+        return None
+    security_event_record(
+        event_type=SecurityEvent.Type.IP_DENIED,
+        target_user=user,
+        ip=ip,
+        detail={
+            "channel": channel,
+            "reason": "country",
+            "stage": "sign_in",
+            "country": country,
+            "organizations": len(memberships),
+        },
+    )
+    logger.warning("sign_in.country_refused", extra={"user_id": user.pk, "channel": channel})
+    return country
+
+
+SIGN_IN_REFUSED_MESSAGE = (
+    "Signing in from your current country ({country}) is refused by the security policy "
+    "of your organization. Ask its administrator if you need access from here."
+)
 
 
 def access_policy_set_blocked_countries(

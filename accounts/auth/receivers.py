@@ -27,6 +27,16 @@ from audit.services import security_event_record
 logger = logging.getLogger(__name__)
 
 
+def _country_detail(request: Any) -> dict[str, str]:
+    """The sign-in's country, by the one offline lookup: the anomaly model
+    reads it from the event (``detail.country``) for its new-country factor."""
+    from accounts.auth.geo import country_for_ip
+    from cloudexpress.clientip import client_ip
+
+    country = country_for_ip(client_ip(request)) if request is not None else None
+    return {"country": country} if country else {}
+
+
 def _unlocks_observe(request: Any, email: str) -> None:
     """An attempt after a cool-off is where its end is first seen: record it."""
     from cloudexpress.clientip import client_ip
@@ -46,7 +56,7 @@ def _on_logged_in(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
         event_type=SecurityEvent.Type.SIGN_IN_SUCCEEDED,
         actor=user,
         target_user=user,
-        detail={"channel": "web"},
+        detail={"channel": "web", **_country_detail(request)},
     )
 
 
@@ -68,7 +78,7 @@ def _on_login_failed(
     security_event_record(
         event_type=SecurityEvent.Type.SIGN_IN_FAILED,
         target_user=target,
-        detail={"known_account": target is not None},
+        detail={"known_account": target is not None, **_country_detail(request)},
     )
 
 
