@@ -114,7 +114,7 @@ def test_an_admin_cannot_lock_themselves_out_without_confirming() -> None:
     assert IpAllowlistEntry.objects.filter(organization=organization).count() == 2
 
 
-def test_country_block_uses_the_offline_database_and_is_skipped_without_one(
+def test_country_block_reads_the_database_file_that_overrides_the_shipped_one(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "countries.csv"

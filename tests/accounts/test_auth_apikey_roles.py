@@ -6,6 +6,7 @@ every member's access to it."""
 from __future__ import annotations
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -205,3 +206,38 @@ def test_only_an_owner_or_the_operator_closes_an_organization() -> None:
     assert Membership.objects.filter(
         organization=organization, status=Membership.Status.ACTIVE
     ).exists()
+
+
+def test_the_admin_close_action_ends_access_and_deletes_no_row() -> None:
+    from tests.accounts.access_helpers import member as operator_member
+    from tests.accounts.access_helpers import organization as make_organization
+
+    operator = make_organization(is_operator=True, slug="cloudexpress")
+    officer = operator_member(operator, "admin").user
+    officer.is_staff = True
+    officer.save(update_fields=["is_staff"])
+    customer = make_organization(name="Leaving Ltd")
+    person = verified_user()
+    member(person, "member", customer)
+    raw = _key(person, customer, "org.view")
+    assert _key_get(raw, f"/api/orgs/{customer.slug}/members") == 200
+    EmailAddress.objects.create(user=officer, email=officer.email, verified=True, primary=True)
+    client = Client()
+    sign_in_with_mfa(client, officer)  # operator admins pass the second factor
+    # Rows are never deleted from admin: no delete page, no bulk delete.
+    change_url = f"/admin/accounts/organization/{customer.pk}/delete/"
+    assert client.get(change_url).status_code == 403
+
+    response = client.post(
+        "/admin/accounts/organization/",
+        {"action": "close_organizations", "_selected_action": [customer.pk]},
+    )
+
+    assert response.status_code == 302
+    assert Organization.objects.filter(pk=customer.pk).exists()
+    assert not Membership.objects.filter(
+        organization=customer, status=Membership.Status.ACTIVE
+    ).exists()
+    assert _key_get(raw, f"/api/orgs/{customer.slug}/members") == 401
+    event = SecurityEvent.objects.get(event_type="organization.closed", organization=customer)
+    assert event.actor_id == officer.pk and event.detail["memberships"] == 1
