@@ -156,13 +156,19 @@ def ip_allowlist(request: HttpRequest, org_slug: str) -> HttpResponse:
     may_manage = user_has_perm(
         request.user, "ip_allowlist.manage", organization, record_denial=False
     )
-    context: dict[str, Any] = {"organization": organization, "may_manage": may_manage}
+    context: dict[str, Any] = {
+        "organization": organization,
+        "may_manage": may_manage,
+        "refused_countries": ipallow.blocked_countries(organization.pk),
+    }
     if request.method == "POST":
         if not may_manage:
             permission_denied_record(request.user, "ip_allowlist.manage", organization.pk)
             return render(
                 request, "errors/error.html", {"status": 403, "title": "Forbidden"}, status=403
             )
+        if request.POST.get("action") == "countries":
+            return _refused_countries_save(request, organization, context)
         try:
             ipallow.allowlist_entry_add(
                 organization=organization,
@@ -182,6 +188,40 @@ def ip_allowlist(request: HttpRequest, org_slug: str) -> HttpResponse:
     )
     status = 400 if context.get("error") else 200
     return render(request, "accounts/auth/ip_allowlist.html", context, status=status)
+
+
+def _refused_countries_save(
+    request: HttpRequest, organization: Any, context: dict[str, Any]
+) -> HttpResponse:
+    """Save the countries the organization refuses (sign-in and acting in it);
+    refusing the admin's own current country needs a confirmation."""
+    import re
+
+    from accounts.auth import ipallow
+    from accounts.auth.geo import country_for_ip
+    from cloudexpress.clientip import client_ip
+
+    typed = request.POST.get("countries", "")
+    codes = [code.strip().upper() for code in typed.replace(",", " ").split()]
+    invalid = [code for code in codes if not re.fullmatch(r"[A-Z]{2}", code)]
+    own = country_for_ip(client_ip(request))
+    if invalid:
+        context.update(country_error="Give two-letter country codes (ISO 3166-1), e.g. FR, NL.")
+    elif own in codes and request.POST.get("confirm") != "yes":
+        context.update(
+            country_error=f"Your current address is in {own}: confirm to refuse it.",
+            needs_country_confirm=True,
+        )
+    else:
+        ipallow.access_policy_set_blocked_countries(
+            organization=organization, countries=codes, actor=request.user
+        )
+        return HttpResponseRedirect(request.path)
+    context.update(
+        countries_typed=typed,
+        entries=list(organization.ip_allowlist.order_by("cidr")),
+    )
+    return render(request, "accounts/auth/ip_allowlist.html", context, status=400)
 
 
 def rate_limited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

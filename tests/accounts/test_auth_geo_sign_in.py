@@ -183,3 +183,36 @@ def test_the_anomaly_model_reads_the_country_of_the_same_lookup() -> None:
         detail=event.detail,
     )
     assert features["country"] == "NL"
+
+
+def test_an_admin_sets_the_refused_countries_on_the_organization_page() -> None:
+    from tests.accounts.auth_support import sign_in_with_mfa
+
+    admin = verified_user()
+    organization = member(admin, "admin").organization
+    person = verified_user()
+    member(person, "member", organization)
+    url = f"/accounts/orgs/{organization.slug}/ip-allowlist/"
+    assert sign_in_password(Client(), person.email, REMOTE_ADDR=NETHERLANDS).status_code == 302
+
+    client = Client(REMOTE_ADDR=JAPAN)
+    sign_in_with_mfa(client, admin)
+    invalid = client.post(url, {"action": "countries", "countries": "NL, France"})
+    assert invalid.status_code == 400 and b"two-letter" in invalid.content
+    # Refusing one's own current country needs a confirmation.
+    own = client.post(url, {"action": "countries", "countries": "jp"})
+    assert own.status_code == 400 and b"confirm" in own.content
+    assert ipallow.blocked_countries(organization.pk) == []
+    saved = client.post(url, {"action": "countries", "countries": "nl, fr"})
+    assert saved.status_code == 302
+    assert ipallow.blocked_countries(organization.pk) == ["FR", "NL"]
+    assert "<code>FR</code>, <code>NL</code>" in client.get(url).content.decode()
+
+    assert sign_in_password(Client(), person.email, REMOTE_ADDR=NETHERLANDS).status_code == 403
+
+    # A plain member sees the list but cannot change it.
+    plain = Client(REMOTE_ADDR=JAPAN)
+    assert sign_in_password(plain, person.email, REMOTE_ADDR=JAPAN).status_code == 302
+    assert plain.get(url).status_code == 200
+    assert plain.post(url, {"action": "countries", "countries": ""}).status_code == 403
+    assert ipallow.blocked_countries(organization.pk) == ["FR", "NL"]
