@@ -50,6 +50,8 @@ NOT_AUDITED: dict[str, str] = {
     "and revocation are security events",
     "accounts.refreshrecord": "one row per refresh token issued: append-only, holds token ids",
     "accounts.accessreviewreminder": "a send log of reminders, append-only",
+    "accounts.lockoutepisode": "lockout state kept for axes; each lock and unlock is a "
+    "security event (auth.locked_out, auth.unlocked)",
     # The chain's own bookkeeping.
     "audit.anchor": "an append-only anchor of the hash chain, itself verified",
     "audit.chainhead": "the chain's head pointer, rewritten on every appended row",
