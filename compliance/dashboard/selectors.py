@@ -35,7 +35,7 @@ from compliance.selectors import latest_full_run, score_display
 TREND_DAYS = 90
 ALERTS_SHOWN = 10
 # Alert statuses that are no longer active, whatever detection calls them.
-ALERT_CLOSED = ("closed", "resolved", "dismissed")
+ALERT_CLOSED = ("closed", "resolved", "dismissed", "false_positive")
 INCIDENT_CLOSED = ("closed", "resolved")
 # Beat entries whose JobRun rows carry another job name.
 JOB_NAMES = {"compliance-run-checks": "compliance.run_checks"}

@@ -406,7 +406,7 @@ def alert_summary() -> dict[str, Any]:
     summary: dict[str, Any] = {"open": 0, "critical": 0, "incidents_open": 0, "risks": []}
     alert_model = _model_or_none("audit", "Alert")
     if alert_model is not None:
-        closed = {"closed", "resolved", "dismissed", "acknowledged_closed"}
+        closed = {"closed", "resolved", "dismissed", "false_positive"}
         by_severity = dict(
             alert_model.objects.exclude(status__in=closed)
             .values_list("severity")
