@@ -26,6 +26,9 @@ def sample_provider():
         yield
 
 
+PACK_API = "/api/compliance/reports/pack"
+
+
 def _queued(kind: str = ReportPack.Kind.GAP_ANALYSIS) -> ReportPack:
     return ReportPack.objects.create(kind=kind, period_start=PERIOD_START, period_end=PERIOD_END)
 
@@ -154,6 +157,43 @@ def test_reports_pages_refuse_members_and_send_strangers_to_sign_in(client) -> N
     assert client.get("/reports/packs/").status_code == 200
     client.force_login(reports_user("member"))
     assert client.get("/reports/packs/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_report_access_is_the_portal_authorization_expiry_and_termination_included(
+    client,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Membership
+    from audit.models import SecurityEvent
+
+    auditor = reports_user("auditor")
+    client.force_login(auditor)
+    # The same auditor and session work first...
+    assert client.get("/reports/packs/").status_code == 200
+    assert client.get(PACK_API).status_code != 403
+
+    # ...and not once the time-boxed membership has run out: on the very
+    # next request, page and API alike, and the refusal is recorded.
+    Membership.objects.filter(user=auditor).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert client.get("/reports/packs/").status_code == 403
+    assert client.get(PACK_API).status_code == 403
+    assert SecurityEvent.objects.filter(
+        event_type="access.permission_denied", actor_id=auditor.pk
+    ).exists()
+
+    # A terminated officer is signed out and refused, whatever the role says.
+    officer = reports_user("owner")
+    client.force_login(officer)
+    assert client.get("/reports/packs/").status_code == 200
+    type(officer).objects.filter(pk=officer.pk).update(terminated_at=timezone.now())
+    assert client.get("/reports/packs/")["Location"].startswith("/accounts/login/")
+    assert client.get(PACK_API).status_code in (401, 403)
 
 
 @pytest.mark.slow
