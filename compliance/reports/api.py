@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from cloudexpress.api.exceptions import ServiceError
+from compliance.dashboard.evidence import evidence_downloaded_record, evidence_viewed_record
 from compliance.models import ReportPack
 from compliance.reports import services
 from compliance.reports.access import CanExportReports
@@ -97,8 +98,10 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
                     page_count=rendered.page_count,
                     pack=pack,
                 )
+            evidence_downloaded_record(request.user, f"reports:pack:{pack.public_id}")
             response = Response(rendered.pdf)
             response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
             response["X-Pack-Id"] = str(pack.public_id)
             return response
+        evidence_viewed_record(request.user, f"reports:api:{kind}", (start, end))
         return Response({"kind": kind, **data.as_json()})

@@ -115,6 +115,44 @@ def test_requesting_a_pack_queues_the_build_after_commit(
 
 
 @pytest.mark.django_db
+def test_every_report_view_and_download_by_an_auditor_is_audited(sample_provider, client) -> None:
+    from audit.models import SecurityEvent
+
+    auditor = reports_user("auditor")
+    client.force_login(auditor)
+    pack = _queued()
+    services.report_pack_build(pack_pk=pack.pk)
+
+    for path in (
+        "/reports/",
+        "/reports/packs/",
+        f"/reports/packs/{pack.public_id}/",
+        f"/reports/packs/{pack.public_id}/download",
+        "/reports/export/evidence.csv",
+        f"{PACK_API}?kind=gap_analysis",
+    ):
+        assert client.get(path).status_code == 200, path
+    # Polling a build's progress shows no report content.
+    assert client.get(f"/reports/packs/{pack.public_id}/status").status_code == 200
+
+    events = SecurityEvent.objects.filter(
+        actor_id=auditor.pk,
+        event_type__in=(
+            SecurityEvent.Type.EVIDENCE_VIEWED,
+            SecurityEvent.Type.EVIDENCE_DOWNLOADED,
+        ),
+    ).order_by("id")
+    assert [(e.event_type, e.detail["subject"]) for e in events] == [
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "reports:overview"),
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "reports:packs"),
+        (SecurityEvent.Type.EVIDENCE_VIEWED, f"reports:pack:{pack.public_id}"),
+        (SecurityEvent.Type.EVIDENCE_DOWNLOADED, f"reports:pack:{pack.public_id}"),
+        (SecurityEvent.Type.EVIDENCE_DOWNLOADED, "reports:export:evidence.csv"),
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "reports:api:gap_analysis"),
+    ]
+
+
+@pytest.mark.django_db
 def test_a_period_that_ends_before_it_starts_is_refused(client) -> None:
     client.force_login(reports_user("auditor"))
     response = client.post(
