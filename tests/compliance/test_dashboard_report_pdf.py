@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from accounts.services import roles_builtin_ensure
 from compliance.models import Control, ReportPack
 from compliance.reports.data import ControlStatus, engine_report_data
+from compliance.reports.render import pack_html
 from compliance.reports.services import report_pack_verify
 from compliance.runs import checks_run
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -118,3 +119,30 @@ def test_provider_builds_from_the_stored_run_in_constant_queries() -> None:
     failing = {c.code for c in data.controls if c.status == ControlStatus.FAILING}
     assert failing == {g.control_code for g in data.gaps if g.control_code in failing}
     assert failing
+
+
+def test_mfa_coverage_counts_privileged_accounts_with_a_confirmed_device(officer) -> None:
+    from accounts.models import TOTPDevice
+    from tests.accounts.auth_support import enrolled_device
+
+    checks_run()
+    roles = roles_builtin_ensure()
+    customer = OrganizationFactory()
+    owner, admin, member, gone = (UserFactory() for _ in range(4))
+    for user, kind in ((owner, "owner"), (admin, "admin"), (member, "member"), (gone, "owner")):
+        MembershipFactory(user=user, organization=customer, role=roles[kind])
+    enrolled_device(owner)
+    enrolled_device(member)  # not privileged: does not raise the share
+    TOTPDevice.objects.create(user=admin, name="unconfirmed", confirmed=False)
+    type(gone).objects.filter(pk=gone.pk).update(terminated_at=timezone.now())
+
+    today = timezone.localdate()
+    data = engine_report_data(period_start=today, period_end=today)
+    # The owner of two privileged accounts in good standing has a device.
+    assert str(data.security.mfa_coverage) == "50.0"
+
+    enrolled_device(admin)
+    data = engine_report_data(period_start=today, period_end=today)
+    assert str(data.security.mfa_coverage) == "100.0"
+    html = pack_html(data, ReportPack.Kind.SECURITY)
+    assert "MFA coverage of privileged accounts</th><td>100.0%</td>" in html
