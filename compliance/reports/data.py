@@ -122,6 +122,8 @@ class SecuritySummary:
     mfa_coverage: Decimal = Decimal("0")
     # Likelihood x impact cells of open alerts, added to failing controls.
     alert_risks: tuple[tuple[int, int], ...] = ()
+    # Likelihood x impact of each open entry of the risk register.
+    register_risks: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -369,6 +371,7 @@ def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
         locked_accounts=counts.get(SecurityEvent.Type.LOCKED_OUT, 0),
         mfa_coverage=mfa_coverage_privileged(now=high),
         alert_risks=tuple(alerts["risks"]),
+        register_risks=register_risks_open(),
     )
     return ReportData(
         organization="CloudExpress",
@@ -384,6 +387,20 @@ def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
         security=security,
         history=history,
     )
+
+
+def register_risks_open() -> tuple[tuple[int, int], ...]:
+    """(likelihood, impact) of every open risk in the register, one per risk,
+    counted per cell in the database (one query)."""
+    from compliance.models.governance import Risk
+
+    cells = (
+        Risk.objects.filter(status=Risk.Status.OPEN)
+        .values_list("likelihood", "impact")
+        .annotate(n=Count("id"))
+        .order_by("-likelihood", "-impact")
+    )
+    return tuple((likelihood, impact) for likelihood, impact, n in cells for _ in range(n))
 
 
 def mfa_coverage_privileged(*, now: datetime) -> Decimal:

@@ -146,3 +146,23 @@ def test_mfa_coverage_counts_privileged_accounts_with_a_confirmed_device(officer
     assert str(data.security.mfa_coverage) == "100.0"
     html = pack_html(data, ReportPack.Kind.SECURITY)
     assert "MFA coverage of privileged accounts</th><td>100.0%</td>" in html
+
+
+def test_pack_heat_map_counts_the_open_risks_of_the_register() -> None:
+    from compliance import charts
+    from tests.compliance.governance_factories import RiskFactory
+
+    checks_run()
+    RiskFactory(likelihood=5, impact=1)
+    RiskFactory(likelihood=5, impact=1)
+    RiskFactory(likelihood=1, impact=4, status="closed")
+
+    today = timezone.localdate()
+    data = engine_report_data(period_start=today, period_end=today)
+    assert data.security.register_risks == ((5, 1), (5, 1))
+    heatmap = charts.risk_heatmap_chart(data.controls, data.security)
+    row = next(r for r in heatmap.rows if r[0] == "Likelihood 5")
+    # No control or alert lands in that cell: both are the register's.
+    assert row[1] == "2"
+    row = next(r for r in heatmap.rows if r[0] == "Likelihood 1")
+    assert row[4] == "0"
