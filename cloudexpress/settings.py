@@ -647,6 +647,9 @@ OPERATOR_ORGANIZATION_SLUG = _env("OPERATOR_ORGANIZATION_SLUG", "cloudexpress")
 
 # The function that turns the engine's stored results into report data.
 REPORTS_DATA_PROVIDER = _env("REPORTS_DATA_PROVIDER", "compliance.reports.data.engine_report_data")
+# A pack expected to be longer than this is built by the Celery task: the
+# report API answers 202 with the pack's status URL instead of the PDF.
+REPORTS_SYNC_MAX_PAGES = _env_int("REPORTS_SYNC_MAX_PAGES", 40)
 # HMAC key of exported packs; empty means derived from SECRET_KEY with HKDF.
 REPORT_SIGNING_KEY = _env("REPORT_SIGNING_KEY")
 

@@ -153,6 +153,41 @@ def test_every_report_view_and_download_by_an_auditor_is_audited(sample_provider
 
 
 @pytest.mark.django_db
+def test_api_queues_a_large_pack_for_the_task_and_answers_202(
+    sample_provider, client, django_capture_on_commit_callbacks
+) -> None:
+    client.force_login(reports_user("auditor"))
+    # A small pack is answered at once, as the PDF itself...
+    small = client.get(f"{PACK_API}?format=pdf&kind=remediation")
+    assert small.status_code == 200 and small["Content-Type"] == "application/pdf"
+
+    # ...one longer than the limit is queued for the Celery task.
+    with (
+        override_settings(REPORTS_SYNC_MAX_PAGES=3),
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        response = client.get(f"{PACK_API}?format=pdf&kind=readiness")
+    assert response.status_code == 202
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    pack = ReportPack.objects.get(public_id=body["pack"])
+    assert (pack.kind, pack.status) == ("readiness", ReportPack.Status.QUEUED)
+    assert response["Location"] == f"/reports/packs/{pack.public_id}/status"
+    assert body["page_url"].endswith(f"/reports/packs/{pack.public_id}/")
+    assert len(callbacks) == 1
+
+    # The page shows its progress; once built, the status offers the file.
+    page = client.get(f"/reports/packs/{pack.public_id}/").content.decode()
+    assert '<progress id="pack-progress-bar" max="100" value="0">' in page
+    assert client.get(response["Location"]).json()["finished"] is False
+    services.report_pack_build(pack_pk=pack.pk)
+    status = client.get(response["Location"]).json()
+    assert status["finished"] is True and status["progress"] == 100
+    download = client.get(status["download_url"])
+    assert b"".join(download.streaming_content).startswith(b"%PDF-")
+
+
+@pytest.mark.django_db
 def test_a_period_that_ends_before_it_starts_is_refused(client) -> None:
     client.force_login(reports_user("auditor"))
     response = client.post(
