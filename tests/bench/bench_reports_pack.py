@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGET_SECONDS = 20.0
 TARGET_MB = 600.0
 # Sized to lay out at about 100 pages of A4: 175 controls (about 28 pages of
-# control status) and 5,775 evidence items (about 72 pages of manifest, at
-# 80 items a page).
+# control status) and 6,125 evidence items (about 72 pages of manifest, at
+# 85 items a page).
 CONTROLS = int(os.environ.get("BENCH_CONTROLS", "175"))
-EVIDENCE_PER_CONTROL = int(os.environ.get("BENCH_EVIDENCE", "33"))
+EVIDENCE_PER_CONTROL = int(os.environ.get("BENCH_EVIDENCE", "35"))
 
 BASELINE_CSS = (
     "<style>@page { size: A4; margin: 20mm 16mm; } "
