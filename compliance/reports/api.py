@@ -62,6 +62,8 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "application/pdf"): OpenApiTypes.BINARY,
+            # A pack longer than REPORTS_SYNC_MAX_PAGES, queued for the task.
+            (202, "application/json"): OpenApiTypes.OBJECT,
         },
     )
     def get(self, request: Request) -> Response:
