@@ -24,7 +24,7 @@ def dashboard_panels_render(names: tuple[str, ...] = PANELS) -> dict[str, str]:
     Each panel reads stored rows only (the run's figures, the active alerts):
     a few queries, never a recomputation of the score.
     """
-    panels = {}
+    panels: dict[str, str] = {}
     if "score" in names:
         panels["score"] = render_to_string(
             "dashboard/_score_panel.html", {"score": selectors.score_panel()}
