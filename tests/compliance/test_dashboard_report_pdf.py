@@ -166,3 +166,63 @@ def test_pack_heat_map_counts_the_open_risks_of_the_register() -> None:
     assert row[1] == "2"
     row = next(r for r in heatmap.rows if r[0] == "Likelihood 1")
     assert row[4] == "0"
+
+
+# The report's reads: the run, categories, criteria, control scores,
+# results, open action items, controls with their criteria and attestations
+# (prefetched), the period's runs, the event counts, alerts, incidents, the
+# register and MFA coverage. The same whatever the rows.
+REPORT_DATA_QUERIES = 16
+
+
+def test_report_data_reads_a_fixed_number_of_queries_whatever_the_rows(
+    django_assert_num_queries,
+) -> None:
+    from datetime import timedelta
+
+    from audit.models import Alert
+    from compliance.models import Attestation
+    from tests.compliance.governance_factories import RiskFactory
+
+    checks_run()
+    today = timezone.localdate()
+    with django_assert_num_queries(REPORT_DATA_QUERIES):
+        small = engine_report_data(period_start=today, period_end=today)
+
+    # Attestations on every control, risks, alerts, more runs.
+    attester, reviewer = UserFactory(), UserFactory()
+    now = timezone.now()
+    Attestation.objects.bulk_create(
+        Attestation(
+            control=control,
+            statement="reviewed",
+            file=f"attestations/{control.code}.pdf",
+            file_name=f"{control.code}.pdf",
+            sha256="0" * 64,
+            attested_by=attester,
+            reviewed_by=reviewer,
+            expires_at=now + timedelta(days=30),
+            created_at=now - timedelta(hours=1),
+        )
+        for control in Control.objects.filter(is_active=True)
+        for _ in range(2)
+    )
+    for n in range(10):
+        RiskFactory(likelihood=n % 5 + 1, impact=(n * 2) % 5 + 1)
+    Alert.objects.bulk_create(
+        Alert(
+            rule="brute_force_ip",
+            key=f"ip:192.0.2.{n}",
+            title=f"Burst {n}",
+            severity="high",
+            first_event_at=now,
+            last_event_at=now,
+        )
+        for n in range(10)
+    )
+    checks_run()
+    with django_assert_num_queries(REPORT_DATA_QUERIES):
+        large = engine_report_data(period_start=today, period_end=today)
+
+    assert len(large.evidence) > len(small.evidence) + Control.objects.count()
+    assert large.security.open_alerts == 10 and len(large.security.register_risks) == 10
