@@ -118,11 +118,9 @@ def category_bars_chart(categories: Sequence[NamedScore]) -> Chart:
 def risk_cells(
     controls: Iterable[ControlReport], security: SecuritySummary
 ) -> Counter[tuple[int, int]]:
-    """Count open risks per (likelihood, impact): failing controls and open alerts.
-
-    TODO(risk-register): add the risk register's entries once it exists.
-    """
-    cells: Counter[tuple[int, int]] = Counter()
+    """Count open risks per (likelihood, impact): the risk register's open
+    entries, failing controls and open alerts, as the dashboard's heat map."""
+    cells: Counter[tuple[int, int]] = Counter(security.register_risks)
     for control in controls:
         if not control.is_passing and control.status != "not_applicable":
             cells[(control.likelihood, control.impact)] += 1

@@ -120,6 +120,11 @@ def alerts_upsert(hits: list[Hit]) -> UpsertResult:
                 row = by_alert[alert.pk]
                 alert.event_count = row["n"]
                 Alert.objects.filter(pk=alert.pk).update(event_count=row["n"])
+    if created:
+        # Open executive dashboards show new alerts without a reload.
+        from compliance.dashboard.services import dashboard_alerts_raised
+
+        transaction.on_commit(dashboard_alerts_raised)
     for alert in created.values():
         logger.info(
             "alert.raised",

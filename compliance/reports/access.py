@@ -1,10 +1,7 @@
-"""Who may see and export reports.
-
-TODO(rbac): the roles issue brings the portal-wide permission check; replace
-this with it at merge. Until then: a superuser, or an active, unexpired
-membership of the operator organization whose role (or its parent) holds
-``reports.export``.
-"""
+"""Who may see and export reports: whoever holds ``reports.export`` in the
+operator organization, as the portal-wide authorization service decides it
+(current membership, role or inherited role, terminated users refused, an
+expired auditor refused on the very next request)."""
 
 from __future__ import annotations
 
@@ -13,37 +10,19 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
-from django.utils import timezone
 from rest_framework.permissions import BasePermission
 
-from accounts.models import Membership
+from accounts.authorization import user_has_perm
 
 PERMISSION = "reports.export"
 
 
 def user_may_export_reports(user: Any) -> bool:
-    if not getattr(user, "is_authenticated", False) or getattr(user, "is_terminated", False):
+    """Return whether ``user`` holds reports.export in the operator
+    organization; a refusal is recorded as a permission-denied event."""
+    if not getattr(user, "is_authenticated", False):
         return False
-    if user.is_superuser:
-        return True
-    cached = getattr(user, "_reports_export_allowed", None)
-    if cached is not None:
-        return bool(cached)
-    allowed = (
-        Membership.objects.filter(
-            user=user,
-            organization__is_operator=True,
-            status=Membership.Status.ACTIVE,
-        )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .filter(
-            Q(role__permissions__code=PERMISSION) | Q(role__parent__permissions__code=PERMISSION)
-        )
-        .exists()
-    )
-    user._reports_export_allowed = allowed
-    return allowed
+    return user_has_perm(user, PERMISSION)
 
 
 def reports_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,7 +34,7 @@ def reports_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
         if not user_may_export_reports(request.user):
-            raise PermissionDenied("Reports need the reports.export permission.")
+            raise PermissionDenied(f"Reports need the {PERMISSION} permission.")
         return view(request, *args, **kwargs)
 
     return wrapper

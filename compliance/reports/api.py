@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -15,11 +17,12 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from cloudexpress.api.exceptions import ServiceError
+from compliance.dashboard.evidence import evidence_downloaded_record, evidence_viewed_record
 from compliance.models import ReportPack
 from compliance.reports import services
 from compliance.reports.access import CanExportReports
 from compliance.reports.data import ReportDataUnavailable, report_data_get
-from compliance.reports.render import pack_render
+from compliance.reports.render import expected_pages, pack_render
 from compliance.reports.renderers import PDFErrorsAsJSONMixin, PDFRenderer
 from compliance.reports.selectors import report_period_default
 
@@ -59,6 +62,8 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "application/pdf"): OpenApiTypes.BINARY,
+            # A pack longer than REPORTS_SYNC_MAX_PAGES, queued for the task.
+            (202, "application/json"): OpenApiTypes.OBJECT,
         },
     )
     def get(self, request: Request) -> Response:
@@ -77,10 +82,9 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
             raise ServiceError(str(exc), code="no_report", status_code=404) from exc
 
         if isinstance(request.accepted_renderer, PDFRenderer):
-            # TODO(reports-async): a pack of hundreds of pages takes tens of
-            # seconds; answer 202 with the ReportPack's status URL above a size
-            # and let compliance.report_pack_build make it, as the pages do.
             assert isinstance(request.user, User)  # CanExportReports refused anyone else
+            if expected_pages(data) > settings.REPORTS_SYNC_MAX_PAGES:
+                return self._queued(request, kind=kind, start=start, end=end)
             with transaction.atomic():
                 pack = ReportPack.objects.create(
                     kind=kind,
@@ -97,8 +101,36 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
                     page_count=rendered.page_count,
                     pack=pack,
                 )
+            evidence_downloaded_record(request.user, f"reports:pack:{pack.public_id}")
             response = Response(rendered.pdf)
             response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
             response["X-Pack-Id"] = str(pack.public_id)
             return response
+        evidence_viewed_record(request.user, f"reports:api:{kind}", (start, end))
         return Response({"kind": kind, **data.as_json()})
+
+    def _queued(self, request: Request, *, kind: str, start: date, end: date) -> Response:
+        """A large pack takes tens of seconds to lay out: queue it for the
+        Celery task, as the pages do, and answer 202 with where to follow it.
+        The answer is JSON, since there is no PDF yet."""
+        assert isinstance(request.user, User)
+        with transaction.atomic():
+            pack = services.report_pack_request(
+                kind=kind, period_start=start, period_end=end, requested_by=request.user
+            )
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
+        status_url = reverse("reports:pack-status", args=[pack.public_id])
+        response = Response(
+            {
+                "pack": str(pack.public_id),
+                "status": pack.status,
+                "status_url": request.build_absolute_uri(status_url),
+                "page_url": request.build_absolute_uri(
+                    reverse("reports:pack", args=[pack.public_id])
+                ),
+            },
+            status=202,
+        )
+        response["Location"] = status_url
+        return response

@@ -1,4 +1,10 @@
-"""Report pages: the overview with charts, pack builds, downloads, verification."""
+"""Report pages: the overview with charts, pack builds, downloads, verification.
+
+Every page that shows report content and every download is recorded as an
+evidence-room security event (viewed or downloaded, with its subject), as
+auditors' access must be; the status poll of a building pack shows nothing
+and is not recorded.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance import charts
+from compliance.dashboard.evidence import evidence_downloaded_record, evidence_viewed_record
 from compliance.models import ReportPack
 from compliance.reports import exports, selectors, services
 from compliance.reports.access import reports_required
@@ -33,6 +40,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         data = report_data_get(period_start=start, period_end=end)
     except ReportDataUnavailable as exc:
         return render(request, "reports/overview.html", {"unavailable": str(exc)})
+    evidence_viewed_record(request.user, "reports:overview", (start, end))
     context = {
         "data": data,
         "charts": [
@@ -57,6 +65,7 @@ def export(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
     except ReportDataUnavailable as exc:
         raise Http404(str(exc)) from exc
     rows = exports.report_table(data, table)
+    evidence_downloaded_record(request.user, f"reports:export:{table}.{fmt}")
     if fmt == "csv":
         body, content_type = exports.table_csv(data, rows), "text/csv; charset=utf-8"
     else:
@@ -83,6 +92,7 @@ def packs(request: HttpRequest) -> HttpResponse:
             requested_by=request.user,  # type: ignore[arg-type]
         )
         return redirect("reports:pack", public_id=pack.public_id)
+    evidence_viewed_record(request.user, "reports:packs", None)
     context = {"form": form, "packs": selectors.report_packs_recent()}
     return render(request, "reports/packs.html", context)
 
@@ -91,7 +101,9 @@ def packs(request: HttpRequest) -> HttpResponse:
 @reports_required
 @require_GET
 def pack_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    return render(request, "reports/pack.html", {"pack": _pack(public_id)})
+    pack = _pack(public_id)
+    evidence_viewed_record(request.user, f"reports:pack:{pack.public_id}", None)
+    return render(request, "reports/pack.html", {"pack": pack})
 
 
 @login_required
@@ -122,8 +134,7 @@ def pack_download(request: HttpRequest, public_id: UUID) -> FileResponse:
     pack = _pack(public_id)
     if pack.status != ReportPack.Status.DONE or not pack.file:
         raise Http404("The pack is not built yet.")
-    # TODO(evidence-room): record each download by an auditor through the
-    # audit services once the evidence room's audit events exist.
+    evidence_downloaded_record(request.user, f"reports:pack:{pack.public_id}")
     return FileResponse(
         pack.file.open("rb"),
         as_attachment=True,

@@ -130,6 +130,7 @@ def sample_report_data(
             locked_accounts=2,
             mfa_coverage=Decimal("92.5"),
             alert_risks=((4, 5), (2, 3), (2, 3)),
+            register_risks=((5, 1), (2, 3)),
         ),
         history=tuple(
             ScorePoint(at=period_start + timedelta(days=7 * n), score=Decimal(55 + n * 2))

@@ -108,6 +108,77 @@ def test_officer_receives_the_panels_a_finished_run_broadcasts(operator: Any) ->
     assert 'id="panel-alerts-inner"' in message["panels"]["alerts"]
 
 
+def _failed_sign_in_burst(count: int = 10) -> None:
+    """Failed sign-ins from one address, as the sign-in form records them."""
+    from audit.models import SecurityEvent
+    from audit.services import security_event_record
+
+    victim = UserFactory()
+    for _ in range(count):
+        security_event_record(
+            event_type=SecurityEvent.Type.SIGN_IN_FAILED,
+            ip="198.51.100.23",
+            target_user=victim,
+            detail={"username": victim.email},
+        )
+
+
+def test_officer_receives_the_alerts_panel_when_detection_raises_an_alert(
+    operator: Any,
+) -> None:
+    from audit.detection.engine import detection_run
+    from audit.models import Alert
+
+    cookie = session_cookie(operator, "member")
+    _failed_sign_in_burst()
+
+    async def scenario() -> tuple[dict[str, int], dict[str, Any]]:
+        socket = _communicator(ORIGIN, (b"cookie", cookie))
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        # The real detection job: it scores the events, the brute-force rule
+        # trips, and the alert's commit pushes the panel.
+        counts = await database_sync_to_async(detection_run)()
+        message = await socket.receive_json_from(timeout=60)
+        await socket.disconnect()
+        return counts, message
+
+    counts, message = async_to_sync(scenario)()
+    raised = list(Alert.objects.order_by("pk"))
+    # The burst trips the per-address and the per-account rules: one batch,
+    # so one message carries both.
+    assert {alert.rule for alert in raised} == {"brute_force_ip", "brute_force_account"}
+    assert counts["alerts_created"] == len(raised) == 2
+    assert message["reason"] == "alert_raised"
+    # Only the alerts panel travels: the score did not change.
+    assert set(message["panels"]) == {"alerts"}
+    panel = message["panels"]["alerts"]
+    assert all(alert.title in panel for alert in raised)
+    assert '<a id="figure-alerts" href="/dashboard/alerts/">2</a>' in panel
+
+
+def test_detection_that_raises_no_alert_broadcasts_nothing(operator: Any) -> None:
+    from audit.detection.engine import detection_run
+
+    cookie = session_cookie(operator, "member")
+    _failed_sign_in_burst(count=2)
+
+    async def scenario() -> str:
+        socket = _communicator(ORIGIN, (b"cookie", cookie))
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        counts = await database_sync_to_async(detection_run)()
+        assert counts["alerts_created"] == 0
+        # A run broadcasts next; had detection sent anything, it would come
+        # first, since the group delivers in order.
+        await database_sync_to_async(checks_run)()
+        message = await socket.receive_json_from(timeout=60)
+        await socket.disconnect()
+        return message["reason"]
+
+    assert async_to_sync(scenario)() == "run_finished"
+
+
 def test_socket_refuses_other_origins_strangers_and_the_anonymous(operator: Any) -> None:
     officer = session_cookie(operator, "member")
     customer = session_cookie(OrganizationFactory(), "owner")

@@ -161,6 +161,95 @@ def test_dashboard_runs_the_same_queries_for_small_and_large_data(officer: Clien
     assert large == small
 
 
+def _detection_rows(count: int) -> None:
+    """Alerts of every severity and incidents, two of them resolved."""
+    from audit.models import Alert, Incident, SecurityEvent
+
+    now = timezone.now()
+    Alert.objects.bulk_create(
+        Alert(
+            rule="brute_force_ip",
+            key=f"ip:192.0.2.{n}",
+            title=f"Burst {n}",
+            severity=("low", "medium", "high", "critical")[n % 4],
+            first_event_at=now,
+            last_event_at=now,
+        )
+        for n in range(count)
+    )
+    Incident.objects.bulk_create(
+        Incident(
+            title=f"Incident {n}",
+            severity="high",
+            started_at=now,
+            detected_at=now,
+            created_at=now - timedelta(hours=2 * n),
+            resolved_at=now if n in (1, 2) else None,
+        )
+        for n in range(1, count + 1)
+    )
+    SecurityEvent.objects.bulk_create(
+        SecurityEvent(
+            seq=10_000 + n,
+            event_type=SecurityEvent.Type.SIGN_IN_FAILED,
+            occurred_at=now,
+            severity="info",
+        )
+        for n in range(count * 10)
+    )
+
+
+# What the page costs, read from stored rows: score, previous and month-old
+# runs, categories, criteria, trend, open action items (with criteria), the
+# heat map's three aggregates, alerts (count and newest), findings,
+# incidents, job runs. The same for any amount of data.
+DASHBOARD_PAGE_QUERIES = 16
+
+
+def test_dashboard_figures_run_an_exact_number_of_queries_and_a_cached_page_none(
+    officer: Client, django_assert_num_queries: Any
+) -> None:
+    from compliance.dashboard import selectors
+
+    checks_run()
+    with django_assert_num_queries(DASHBOARD_PAGE_QUERIES):
+        small = selectors.dashboard_page()
+
+    _detection_rows(12)
+    for n in range(25):
+        RiskFactory(likelihood=n % 5 + 1, impact=n // 5 + 1)
+    checks_run()
+    with django_assert_num_queries(DASHBOARD_PAGE_QUERIES):
+        large = selectors.dashboard_page()
+    assert large["alerts"]["total"] == 12 > small["alerts"]["total"] == 0
+    # Incidents 1 and 2 were resolved after 2 and 4 hours.
+    assert large["incidents"] == {"resolved": 2, "mean_hours": 3.0}
+
+    # Served from the cache, the page costs no query at all.
+    cache.clear()
+    selectors.dashboard_body_cached()
+    with django_assert_num_queries(0):
+        body = selectors.dashboard_body_cached()
+    assert _figure(body, "figure-alerts") == "12"
+
+
+def test_a_stale_page_is_served_while_another_request_computes_it(officer: Client) -> None:
+    from compliance.dashboard import selectors
+
+    checks_run()
+    before = officer.get("/dashboard/").content.decode()
+    _detection_rows(3)
+    # Another request holds the lock: this one keeps serving the stored page
+    # rather than computing it a second time.
+    selectors.dashboard_page_forget()
+    assert cache.add(selectors.PAGE_LOCK_KEY, 1, timeout=30)
+    assert _figure(officer.get("/dashboard/").content.decode(), "figure-alerts") == "0"
+    cache.delete(selectors.PAGE_LOCK_KEY)
+    after = officer.get("/dashboard/").content.decode()
+    assert _figure(before, "figure-alerts") == "0"
+    assert _figure(after, "figure-alerts") == "3"
+
+
 def test_a_cached_page_is_dropped_when_a_broadcast_announces_a_change(
     officer: Client,
 ) -> None:

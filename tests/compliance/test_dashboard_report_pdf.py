@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from accounts.services import roles_builtin_ensure
 from compliance.models import Control, ReportPack
 from compliance.reports.data import ControlStatus, engine_report_data
+from compliance.reports.render import pack_html
 from compliance.reports.services import report_pack_verify
 from compliance.runs import checks_run
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -118,3 +119,110 @@ def test_provider_builds_from_the_stored_run_in_constant_queries() -> None:
     failing = {c.code for c in data.controls if c.status == ControlStatus.FAILING}
     assert failing == {g.control_code for g in data.gaps if g.control_code in failing}
     assert failing
+
+
+def test_mfa_coverage_counts_privileged_accounts_with_a_confirmed_device(officer) -> None:
+    from accounts.models import TOTPDevice
+    from tests.accounts.auth_support import enrolled_device
+
+    checks_run()
+    roles = roles_builtin_ensure()
+    customer = OrganizationFactory()
+    owner, admin, member, gone = (UserFactory() for _ in range(4))
+    for user, kind in ((owner, "owner"), (admin, "admin"), (member, "member"), (gone, "owner")):
+        MembershipFactory(user=user, organization=customer, role=roles[kind])
+    enrolled_device(owner)
+    enrolled_device(member)  # not privileged: does not raise the share
+    TOTPDevice.objects.create(user=admin, name="unconfirmed", confirmed=False)
+    type(gone).objects.filter(pk=gone.pk).update(terminated_at=timezone.now())
+
+    today = timezone.localdate()
+    data = engine_report_data(period_start=today, period_end=today)
+    # The owner of two privileged accounts in good standing has a device.
+    assert str(data.security.mfa_coverage) == "50.0"
+
+    enrolled_device(admin)
+    data = engine_report_data(period_start=today, period_end=today)
+    assert str(data.security.mfa_coverage) == "100.0"
+    html = pack_html(data, ReportPack.Kind.SECURITY)
+    assert "MFA coverage of privileged accounts</th><td>100.0%</td>" in html
+
+
+def test_pack_heat_map_counts_the_open_risks_of_the_register() -> None:
+    from compliance import charts
+    from tests.compliance.governance_factories import RiskFactory
+
+    checks_run()
+    RiskFactory(likelihood=5, impact=1)
+    RiskFactory(likelihood=5, impact=1)
+    RiskFactory(likelihood=1, impact=4, status="closed")
+
+    today = timezone.localdate()
+    data = engine_report_data(period_start=today, period_end=today)
+    assert data.security.register_risks == ((5, 1), (5, 1))
+    heatmap = charts.risk_heatmap_chart(data.controls, data.security)
+    row = next(r for r in heatmap.rows if r[0] == "Likelihood 5")
+    # No control or alert lands in that cell: both are the register's.
+    assert row[1] == "2"
+    row = next(r for r in heatmap.rows if r[0] == "Likelihood 1")
+    assert row[4] == "0"
+
+
+# The report's reads: the run, categories, criteria, control scores,
+# results, open action items, controls with their criteria and attestations
+# (prefetched), the period's runs, the event counts, alerts, incidents, the
+# register and MFA coverage. The same whatever the rows.
+REPORT_DATA_QUERIES = 16
+
+
+def test_report_data_reads_a_fixed_number_of_queries_whatever_the_rows(
+    django_assert_num_queries,
+) -> None:
+    from datetime import timedelta
+
+    from audit.models import Alert
+    from compliance.models import Attestation
+    from tests.compliance.governance_factories import RiskFactory
+
+    checks_run()
+    today = timezone.localdate()
+    with django_assert_num_queries(REPORT_DATA_QUERIES):
+        small = engine_report_data(period_start=today, period_end=today)
+
+    # Attestations on every control, risks, alerts, more runs.
+    attester, reviewer = UserFactory(), UserFactory()
+    now = timezone.now()
+    Attestation.objects.bulk_create(
+        Attestation(
+            control=control,
+            statement="reviewed",
+            file=f"attestations/{control.code}.pdf",
+            file_name=f"{control.code}.pdf",
+            sha256="0" * 64,
+            attested_by=attester,
+            reviewed_by=reviewer,
+            expires_at=now + timedelta(days=30),
+            created_at=now - timedelta(hours=1),
+        )
+        for control in Control.objects.filter(is_active=True)
+        for _ in range(2)
+    )
+    for n in range(10):
+        RiskFactory(likelihood=n % 5 + 1, impact=(n * 2) % 5 + 1)
+    Alert.objects.bulk_create(
+        Alert(
+            rule="brute_force_ip",
+            key=f"ip:192.0.2.{n}",
+            title=f"Burst {n}",
+            severity="high",
+            first_event_at=now,
+            last_event_at=now,
+        )
+        for n in range(10)
+    )
+    checks_run()
+    with django_assert_num_queries(REPORT_DATA_QUERIES):
+        large = engine_report_data(period_start=today, period_end=today)
+
+    assert len(large.evidence) > len(small.evidence) + Control.objects.count()
+    assert large.security.open_alerts == 10 and len(large.security.register_risks) == 10

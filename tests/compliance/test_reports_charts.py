@@ -47,11 +47,17 @@ def test_chart_tables_carry_the_charted_numbers() -> None:
 
     cells = charts.risk_cells(data.controls, data.security)
     failing = sum(1 for c in data.controls if c.status not in {"passing", "not_applicable"})
-    assert sum(cells.values()) == failing + len(data.security.alert_risks)
+    security = data.security
+    assert sum(cells.values()) == (
+        failing + len(security.alert_risks) + len(security.register_risks)
+    )
     assert sum(int(n) for row in heatmap.rows for n in row[1:]) == sum(cells.values())
-    # Likelihood 2, impact 3 holds both alerts planted there.
+    # Likelihood 2, impact 3 holds both alerts and the register's risk
+    # planted there; likelihood 5, impact 1 only the register's other one.
     row = next(r for r in heatmap.rows if r[0] == "Likelihood 2")
-    assert int(row[3]) == cells[(2, 3)] >= 2
+    assert int(row[3]) == cells[(2, 3)] >= 3
+    row = next(r for r in heatmap.rows if r[0] == "Likelihood 5")
+    assert int(row[1]) == cells[(5, 1)] >= 1
 
 
 def test_charts_render_in_the_pdf_without_errors(caplog) -> None:

@@ -26,6 +26,9 @@ def sample_provider():
         yield
 
 
+PACK_API = "/api/compliance/reports/pack"
+
+
 def _queued(kind: str = ReportPack.Kind.GAP_ANALYSIS) -> ReportPack:
     return ReportPack.objects.create(kind=kind, period_start=PERIOD_START, period_end=PERIOD_END)
 
@@ -112,6 +115,79 @@ def test_requesting_a_pack_queues_the_build_after_commit(
 
 
 @pytest.mark.django_db
+def test_every_report_view_and_download_by_an_auditor_is_audited(sample_provider, client) -> None:
+    from audit.models import SecurityEvent
+
+    auditor = reports_user("auditor")
+    client.force_login(auditor)
+    pack = _queued()
+    services.report_pack_build(pack_pk=pack.pk)
+
+    for path in (
+        "/reports/",
+        "/reports/packs/",
+        f"/reports/packs/{pack.public_id}/",
+        f"/reports/packs/{pack.public_id}/download",
+        "/reports/export/evidence.csv",
+        f"{PACK_API}?kind=gap_analysis",
+    ):
+        assert client.get(path).status_code == 200, path
+    # Polling a build's progress shows no report content.
+    assert client.get(f"/reports/packs/{pack.public_id}/status").status_code == 200
+
+    events = SecurityEvent.objects.filter(
+        actor_id=auditor.pk,
+        event_type__in=(
+            SecurityEvent.Type.EVIDENCE_VIEWED,
+            SecurityEvent.Type.EVIDENCE_DOWNLOADED,
+        ),
+    ).order_by("id")
+    assert [(e.event_type, e.detail["subject"]) for e in events] == [
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "reports:overview"),
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "reports:packs"),
+        (SecurityEvent.Type.EVIDENCE_VIEWED, f"reports:pack:{pack.public_id}"),
+        (SecurityEvent.Type.EVIDENCE_DOWNLOADED, f"reports:pack:{pack.public_id}"),
+        (SecurityEvent.Type.EVIDENCE_DOWNLOADED, "reports:export:evidence.csv"),
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "reports:api:gap_analysis"),
+    ]
+
+
+@pytest.mark.django_db
+def test_api_queues_a_large_pack_for_the_task_and_answers_202(
+    sample_provider, client, django_capture_on_commit_callbacks
+) -> None:
+    client.force_login(reports_user("auditor"))
+    # A small pack is answered at once, as the PDF itself...
+    small = client.get(f"{PACK_API}?format=pdf&kind=remediation")
+    assert small.status_code == 200 and small["Content-Type"] == "application/pdf"
+
+    # ...one longer than the limit is queued for the Celery task.
+    with (
+        override_settings(REPORTS_SYNC_MAX_PAGES=3),
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        response = client.get(f"{PACK_API}?format=pdf&kind=readiness")
+    assert response.status_code == 202
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    pack = ReportPack.objects.get(public_id=body["pack"])
+    assert (pack.kind, pack.status) == ("readiness", ReportPack.Status.QUEUED)
+    assert response["Location"] == f"/reports/packs/{pack.public_id}/status"
+    assert body["page_url"].endswith(f"/reports/packs/{pack.public_id}/")
+    assert len(callbacks) == 1
+
+    # The page shows its progress; once built, the status offers the file.
+    page = client.get(f"/reports/packs/{pack.public_id}/").content.decode()
+    assert '<progress id="pack-progress-bar" max="100" value="0">' in page
+    assert client.get(response["Location"]).json()["finished"] is False
+    services.report_pack_build(pack_pk=pack.pk)
+    status = client.get(response["Location"]).json()
+    assert status["finished"] is True and status["progress"] == 100
+    download = client.get(status["download_url"])
+    assert b"".join(download.streaming_content).startswith(b"%PDF-")
+
+
+@pytest.mark.django_db
 def test_a_period_that_ends_before_it_starts_is_refused(client) -> None:
     client.force_login(reports_user("auditor"))
     response = client.post(
@@ -154,6 +230,43 @@ def test_reports_pages_refuse_members_and_send_strangers_to_sign_in(client) -> N
     assert client.get("/reports/packs/").status_code == 200
     client.force_login(reports_user("member"))
     assert client.get("/reports/packs/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_report_access_is_the_portal_authorization_expiry_and_termination_included(
+    client,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Membership
+    from audit.models import SecurityEvent
+
+    auditor = reports_user("auditor")
+    client.force_login(auditor)
+    # The same auditor and session work first...
+    assert client.get("/reports/packs/").status_code == 200
+    assert client.get(PACK_API).status_code != 403
+
+    # ...and not once the time-boxed membership has run out: on the very
+    # next request, page and API alike, and the refusal is recorded.
+    Membership.objects.filter(user=auditor).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert client.get("/reports/packs/").status_code == 403
+    assert client.get(PACK_API).status_code == 403
+    assert SecurityEvent.objects.filter(
+        event_type="access.permission_denied", actor_id=auditor.pk
+    ).exists()
+
+    # A terminated officer is signed out and refused, whatever the role says.
+    officer = reports_user("owner")
+    client.force_login(officer)
+    assert client.get("/reports/packs/").status_code == 200
+    type(officer).objects.filter(pk=officer.pk).update(terminated_at=timezone.now())
+    assert client.get("/reports/packs/")["Location"].startswith("/accounts/login/")
+    assert client.get(PACK_API).status_code in (401, 403)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """In a real browser against uvicorn serving the ASGI app: the dashboard as a
 compliance officer and as an auditor, a figure followed to its list, a new
-run's score arriving over the WebSocket without a reload, and a PDF export."""
+run's score and detection's alerts arriving over the WebSocket without a
+reload, and a PDF export."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from accounts.services import roles_builtin_ensure
-from audit.models import SecurityEvent
+from audit.detection.engine import detection_run
+from audit.models import Alert, SecurityEvent
+from audit.services import security_event_record
 from compliance.models import Control
 from compliance.runs import checks_run
 from tests.conftest import ARTIFACTS, require_env
@@ -83,6 +86,17 @@ def _off_the_event_loop(function: Any) -> Any:
         return pool.submit(function).result()
 
 
+def _failed_sign_in_burst() -> None:
+    victim = UserFactory()
+    for _ in range(10):
+        security_event_record(
+            event_type=SecurityEvent.Type.SIGN_IN_FAILED,
+            ip="198.51.100.23",
+            target_user=victim,
+            detail={"username": victim.email},
+        )
+
+
 def _user(kind: str) -> Any:
     operator = OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
     user = UserFactory()
@@ -126,6 +140,19 @@ def test_officer_follows_a_figure_watches_a_run_arrive_and_downloads_the_pdf(
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("#figure-score").inner_text() == f"{second.score * 100:.1f}%"
     browser.screenshot("dashboard-live-update")
+
+    # A burst of failed sign-ins, through the real detection job: the alerts
+    # it raises arrive in the alerts panel, still without a reload.
+    assert page.locator("#figure-alerts").inner_text() == "0"
+    _off_the_event_loop(_failed_sign_in_burst)
+    counts = _off_the_event_loop(detection_run)
+    raised = list(Alert.objects.order_by("pk"))
+    assert counts["alerts_created"] == len(raised) > 0
+    expect(page.locator("#figure-alerts")).to_have_text(str(len(raised)), timeout=60_000)
+    for alert in raised:
+        expect(page.locator("#panel-alerts li.alert", has_text=alert.title)).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True
+    browser.screenshot("dashboard-alert-arrived")
 
     # The failing-controls figure leads to exactly that many controls.
     failing = int(page.locator("#figure-failing").inner_text())
