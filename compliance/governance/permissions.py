@@ -2,8 +2,8 @@
 
 The registers belong to the operator's compliance program, so a permission
 counts only when it is held through an active membership of the operator
-organization; accounts.authorization decides it. Staff (Django admin users)
-may still do everything here; ``user_may`` marks that as planned work.
+organization; accounts.authorization decides it. The staff and superuser
+flags grant nothing here, as they grant nothing there.
 """
 
 from __future__ import annotations
@@ -45,12 +45,6 @@ def user_may(user: Any, code: str, *, record_denial: bool = True) -> bool:
 
     if not is_in_good_standing(user):
         return False
-    # TODO(authz): staff keep their old bypass here because the governance
-    # API tests expect it; the authorization service itself no longer lets
-    # the staff or superuser flag grant anything, so drop this once the
-    # lead decides which rule wins.
-    if user.is_staff or user.is_superuser:
-        return True
     # Managing the registers implies reading them.
     if code == VIEW and user_has_perm(user, MANAGE, record_denial=False):
         return True

@@ -230,8 +230,11 @@ def test_deployment_endpoint_needs_controls_manage(
     refused = client_for(member).post(DEPLOY, payload, format="json")
     assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
 
-    staff = UserFactory(is_staff=True)
-    assert client_for(staff).post(DEPLOY, payload, format="json").status_code == 201
+    # The staff flag alone gives nothing; an operator admin records it.
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    assert client_for(staff).post(DEPLOY, payload, format="json").status_code == 403
+    admin = gf.member(role="admin").user
+    assert client_for(admin).post(DEPLOY, payload, format="json").status_code == 201
 
 
 def test_deployment_endpoint_validates_its_input(manager: models.Membership) -> None:
