@@ -23,7 +23,11 @@ from rest_framework.views import APIView
 from accounts.models import User
 from compliance import models
 from compliance.governance import selectors, services
-from compliance.governance.permissions import CanManageGovernance, CanViewGovernance
+from compliance.governance.permissions import (
+    CanManageGovernance,
+    CanRecordDeployment,
+    CanViewGovernance,
+)
 from compliance.models.governance import RiskRating
 
 
@@ -701,9 +705,9 @@ class DeploymentRecordView(APIView):
     with the first record instead of 201.
     """
 
-    # TODO(deploy-auth): accept a scoped service API key once API keys land,
-    # so the pipeline does not sign in as a person.
-    permission_classes = [CanManageGovernance]
+    # The pipeline calls with an operator service key scoped to
+    # controls.manage; the record then names the service account.
+    permission_classes = [CanRecordDeployment]
 
     @extend_schema(
         request=DeploymentRecordSerializer,

@@ -63,3 +63,33 @@ class CanManageGovernance(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return user_may(request.user, MANAGE)
+
+
+class CanRecordDeployment(BasePermission):
+    """The CI/CD pipeline records deployments with a service API key, so it
+    never signs in as a person; people may still record one by hand.
+
+    A service key counts when it belongs to the operator organization and
+    an Owner or Admin gave it the ``controls.manage`` scope (a service
+    account's own role is Member, so the scope is what was delegated to it,
+    and it opens no other register: those ask the account's role). Any
+    other caller, a personal key included, needs ``controls.manage`` by
+    role, and a personal key needs the scope as well.
+    """
+
+    message = (
+        "Recording a deployment needs controls.manage: a person's role or an "
+        "operator service key with that scope."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        from accounts.auth.apikeys import api_key_allows
+        from accounts.models import ApiKey
+
+        key = request.auth
+        if isinstance(key, ApiKey):
+            if not api_key_allows(key, MANAGE):
+                return False
+            if key.kind == ApiKey.Kind.SERVICE:
+                return bool(key.organization.is_operator)
+        return user_may(request.user, MANAGE)

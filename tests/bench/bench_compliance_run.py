@@ -74,6 +74,12 @@ TABLES = (
     "accounts_user",
     "accounts_organization",
     "audit_securityevent",
+    # The audit trail refers to users, so TRUNCATE ... CASCADE empties it:
+    # the chains' head rows and anchors go with it, and are rebuilt from
+    # the tables on the next write.
+    "audit_auditlogentry",
+    "audit_chainhead",
+    "audit_anchor",
 )
 
 

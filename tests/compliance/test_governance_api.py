@@ -15,7 +15,7 @@ from audit.models import SecurityEvent
 from compliance import models
 from tests.compliance import governance_factories as gf
 from tests.compliance.governance_factories import UserFactory
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, OrganizationFactory, builtin_role
 
 pytestmark = pytest.mark.django_db
 
@@ -235,6 +235,53 @@ def test_deployment_endpoint_needs_controls_manage(
     assert client_for(staff).post(DEPLOY, payload, format="json").status_code == 403
     admin = gf.member(role="admin").user
     assert client_for(admin).post(DEPLOY, payload, format="json").status_code == 201
+
+
+def _key_post(raw: str, payload: dict[str, str]) -> int:
+    response = APIClient().post(DEPLOY, payload, format="json", HTTP_AUTHORIZATION=f"ApiKey {raw}")
+    return response.status_code
+
+
+def test_the_pipeline_records_a_deployment_with_a_scoped_operator_service_key(
+    manager: models.Membership, approved_change: models.ChangeRequest
+) -> None:
+    from accounts.auth.apikeys import api_key_create, service_api_key_create
+
+    operator = manager.organization
+    payload = {"change": str(approved_change.public_id), "pipeline_run": "ci-7"}
+    scoped = service_api_key_create(
+        admin=manager.user, organization=operator, name="ci", scopes=["controls.manage"]
+    )
+    # The permitted case first: the scoped service key records, and the
+    # record names the service account, not a person.
+    assert _key_post(scoped.raw, payload) == 201
+    deployment = models.Deployment.objects.get(pipeline_run="ci-7")
+    assert deployment.recorded_by_id == scoped.key.user_id
+    assert deployment.recorded_by.full_name == "Service: ci"
+
+    # The same kind of key without the scope is refused...
+    unscoped = service_api_key_create(
+        admin=manager.user, organization=operator, name="reader", scopes=["controls.view"]
+    )
+    assert _key_post(unscoped.raw, {**payload, "pipeline_run": "ci-8"}) == 403
+    # ...and so is a scoped service key of a customer organization.
+    customer = OrganizationFactory()
+    owner = MembershipFactory(organization=customer, role=builtin_role("owner")).user
+    foreign = service_api_key_create(
+        admin=owner, organization=customer, name="ci", scopes=["controls.manage"]
+    )
+    assert _key_post(foreign.raw, {**payload, "pipeline_run": "ci-9"}) == 403
+    # A personal key needs the scope and the role: a member's is refused.
+    member = gf.member(role="member").user
+    personal = api_key_create(
+        user=member,
+        organization=operator,
+        name="mine",
+        scopes=["controls.manage"],
+        created_by=member,
+    )
+    assert _key_post(personal.raw, {**payload, "pipeline_run": "ci-10"}) == 403
+    assert set(models.Deployment.objects.values_list("pipeline_run", flat=True)) == {"ci-7"}
 
 
 def test_deployment_endpoint_validates_its_input(manager: models.Membership) -> None:
