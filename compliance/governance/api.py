@@ -193,6 +193,7 @@ class VendorIncidentSerializer(PublicModelSerializer):
 
 class DisclosureSerializer(PublicModelSerializer):
     vendor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    consent_purpose = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = models.DataDisclosure
@@ -203,6 +204,7 @@ class DisclosureSerializer(PublicModelSerializer):
             "data_categories",
             "purpose",
             "subject_count",
+            "consent_purpose",
             "consent_reference",
         ]
 
@@ -231,7 +233,7 @@ class RiskSerializer(PublicModelSerializer):
     score = serializers.IntegerField()
     is_high = serializers.BooleanField()
     review_due_at = serializers.DateTimeField(allow_null=True)
-    control_codes = serializers.ListField(child=serializers.CharField())
+    controls = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
 
     class Meta:
         model = models.Risk
@@ -246,7 +248,7 @@ class RiskSerializer(PublicModelSerializer):
             "owner",
             "treatment",
             "treatment_plan",
-            "control_codes",
+            "controls",
             "review_period_days",
             "last_reviewed_at",
             "review_due_at",
@@ -254,7 +256,16 @@ class RiskSerializer(PublicModelSerializer):
         ]
 
 
-CONTROL_CODE = r"^[A-Z]{1,3}\d{1,2}(\.\d{1,2})?$"
+def _control_codes(**kwargs: Any) -> serializers.SlugRelatedField[Any]:
+    """The engine's active controls, named by code ("CX-RSK-01"); an unknown
+    or retired code is refused with the field named."""
+    return serializers.SlugRelatedField(
+        slug_field="code",
+        many=True,
+        queryset=models.Control.objects.filter(is_active=True),
+        help_text="Codes of the engine's controls that treat the risk.",
+        **kwargs,
+    )
 
 
 class RiskWriteSerializer(serializers.Serializer):
@@ -268,10 +279,7 @@ class RiskWriteSerializer(serializers.Serializer):
         choices=models.Risk.Treatment.choices, required=False, allow_blank=True, default=""
     )
     treatment_plan = serializers.CharField(required=False, allow_blank=True, default="")
-    # TODO(controls-link): validate against the engine's controls once merged.
-    control_codes = serializers.ListField(
-        child=serializers.RegexField(CONTROL_CODE, max_length=10), required=False, default=list
-    )
+    controls = _control_codes(required=False, default=list)
     review_period_days = serializers.IntegerField(min_value=1, max_value=730, default=90)
 
 
@@ -282,9 +290,7 @@ class RiskReviewSerializer(serializers.Serializer):
         choices=models.Risk.Treatment.choices, required=False, allow_blank=True
     )
     treatment_plan = serializers.CharField(required=False, allow_blank=True)
-    control_codes = serializers.ListField(
-        child=serializers.RegexField(CONTROL_CODE, max_length=10), required=False
-    )
+    controls = _control_codes(required=False)
 
 
 class AssessmentWriteSerializer(serializers.Serializer):
@@ -384,6 +390,7 @@ class DrPlanSerializer(PublicModelSerializer):
 
 class FindingSerializer(PublicModelSerializer):
     owner = UserRefSerializer()
+    control = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = models.AuditFinding
@@ -391,7 +398,7 @@ class FindingSerializer(PublicModelSerializer):
             "id",
             "title",
             "severity",
-            "control_code",
+            "control",
             "owner",
             "opened_at",
             "due_on",
@@ -432,12 +439,13 @@ class ClosureKpiSerializer(serializers.Serializer):
 
 class WalkthroughSerializer(PublicModelSerializer):
     presenter = UserRefSerializer()
+    control = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = models.Walkthrough
         fields = [
             "id",
-            "control_code",
+            "control",
             "auditor_name",
             "presenter",
             "scheduled_at",
@@ -773,7 +781,7 @@ class FindingCloseView(APIView):
     )
     def post(self, request: Request, public_id: str) -> Response:
         finding = get_object_or_404(
-            models.AuditFinding.objects.select_related("owner"), public_id=public_id
+            models.AuditFinding.objects.select_related("owner", "control"), public_id=public_id
         )
         note = request.data.get("note", "") if isinstance(request.data, dict) else ""
         finding = services.finding_close(finding=finding, note=str(note))

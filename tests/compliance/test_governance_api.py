@@ -344,12 +344,15 @@ def test_manager_registers_and_reviews_a_risk(manager: models.Membership) -> Non
             "likelihood": 3,
             "impact": 5,
             "owner": str(owner.public_id),
-            "control_codes": ["A1.2", "CC9.1"],
+            "controls": ["CX-BCK-01", "CX-RSK-01"],
         },
         format="json",
     )
     assert created.status_code == 201
     body = created.json()
+    assert body["controls"] == ["CX-BCK-01", "CX-RSK-01"]
+    risk = models.Risk.objects.get(public_id=body["id"])
+    assert {c.code for c in risk.controls.all()} == {"CX-BCK-01", "CX-RSK-01"}
     assert body["score"] == 15 and body["is_high"] and body["treatment"] == ""
     assert body["last_reviewed_at"] is not None
 
@@ -358,6 +361,10 @@ def test_manager_registers_and_reviews_a_risk(manager: models.Membership) -> Non
         url, {"treatment": "mitigate", "treatment_plan": "Copy to a second region."}, "json"
     )
     assert reviewed.status_code == 200 and reviewed.json()["treatment"] == "mitigate"
+    # A review that names no controls keeps the links; one that does replaces them.
+    assert reviewed.json()["controls"] == ["CX-BCK-01", "CX-RSK-01"]
+    relinked = client.post(url, {"controls": ["CX-BCK-01"]}, "json")
+    assert relinked.status_code == 200 and relinked.json()["controls"] == ["CX-BCK-01"]
     from compliance.governance import checks
 
     assert checks.risks_high_treated_and_reviewed().status == "pass"
@@ -371,12 +378,13 @@ def test_risk_input_is_validated_field_by_field(manager: models.Membership) -> N
             "likelihood": 6,
             "impact": 0,
             "owner": str(UserFactory().public_id),
-            "control_codes": ["drop table"],
+            # A criterion code is not a control, and neither is anything else.
+            "controls": ["CC3.2", "drop table"],
         },
         format="json",
     )
     assert response.status_code == 400
-    assert set(response.json()["fields"]) == {"likelihood", "impact", "control_codes"}
+    assert set(response.json()["fields"]) == {"likelihood", "impact", "controls"}
 
 
 def test_risk_writes_need_controls_manage() -> None:
