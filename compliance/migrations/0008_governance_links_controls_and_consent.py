@@ -4,33 +4,37 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def _controls_for(apps, code):
+def _controls_for(apps, db, code):
     """The controls an old register code names: a control code itself, or,
     for the criterion codes the registers used to hold ("CC6.1"), the
     controls mapped to that criterion, in code order."""
-    Control = apps.get_model("compliance", "Control")
+    controls = apps.get_model("compliance", "Control").objects.using(db)
     code = (code or "").strip()
     if not code:
         return []
-    exact = list(Control.objects.filter(code=code))
+    exact = list(controls.filter(code=code))
     if exact:
         return exact
-    return list(Control.objects.filter(criteria__code=code).distinct().order_by("code"))
+    return list(controls.filter(criteria__code=code).distinct().order_by("code"))
 
 
 def link_registers_to_controls(apps, schema_editor):
     Risk = apps.get_model("compliance", "Risk")
     AuditFinding = apps.get_model("compliance", "AuditFinding")
     Walkthrough = apps.get_model("compliance", "Walkthrough")
-    for risk in Risk.objects.all():
-        found = {c.pk: c for code in risk.control_codes or [] for c in _controls_for(apps, code)}
+    # Every read and write on the database being migrated (tests migrate a
+    # SQLite database beside the default one).
+    db = schema_editor.connection.alias
+    for risk in Risk.objects.using(db).all():
+        codes = risk.control_codes or []
+        found = {c.pk: c for code in codes for c in _controls_for(apps, db, code)}
         risk.controls.set(list(found.values()))
     for model in (AuditFinding, Walkthrough):
-        for row in model.objects.exclude(control_code=""):
-            controls = _controls_for(apps, row.control_code)
+        for row in model.objects.using(db).exclude(control_code=""):
+            controls = _controls_for(apps, db, row.control_code)
             if controls:
                 row.control = controls[0]
-                row.save(update_fields=["control"])
+                row.save(using=db, update_fields=["control"])
 
 
 # Seeded labels of controls that are not sections of the compliance document;
@@ -45,9 +49,10 @@ OLD_LABELS = {
 
 
 def clear_invented_labels(apps, schema_editor):
-    Control = apps.get_model("compliance", "Control")
+    db = schema_editor.connection.alias
+    controls = apps.get_model("compliance", "Control").objects.using(db)
     for code, label in OLD_LABELS.items():
-        Control.objects.filter(code=code, document_label=label).update(document_label="")
+        controls.filter(code=code, document_label=label).update(document_label="")
 
 
 class Migration(migrations.Migration):
