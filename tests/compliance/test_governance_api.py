@@ -365,6 +365,11 @@ def test_manager_registers_and_reviews_a_risk(manager: models.Membership) -> Non
     assert reviewed.json()["controls"] == ["CX-BCK-01", "CX-RSK-01"]
     relinked = client.post(url, {"controls": ["CX-BCK-01"]}, "json")
     assert relinked.status_code == 200 and relinked.json()["controls"] == ["CX-BCK-01"]
+    # The links are followed by the audit trail like any other field.
+    from audit.models import AuditLogEntry
+
+    entries = AuditLogEntry.objects.filter(object_pk=str(risk.pk))
+    assert any("controls" in str(entry.changes) for entry in entries)
     from compliance.governance import checks
 
     assert checks.risks_high_treated_and_reviewed().status == "pass"
