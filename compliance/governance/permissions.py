@@ -51,18 +51,31 @@ def user_may(user: Any, code: str, *, record_denial: bool = True) -> bool:
     return user_has_perm(user, code, record_denial=record_denial)
 
 
+def _key_scope_allows(request: Request, code: str) -> bool:
+    """An API key reaches the registers only within its scopes; these views
+    set their own permission classes, so the project's scope check does
+    not run for them and is made here. Sessions and tokens have no scopes."""
+    from accounts.auth.apikeys import api_key_allows
+    from accounts.models import ApiKey
+
+    key = request.auth
+    if not isinstance(key, ApiKey):
+        return True
+    return api_key_allows(key, code) or (code == VIEW and api_key_allows(key, MANAGE))
+
+
 class CanViewGovernance(BasePermission):
     message = "You need the controls.view permission to see the governance registers."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return user_may(request.user, VIEW)
+        return _key_scope_allows(request, VIEW) and user_may(request.user, VIEW)
 
 
 class CanManageGovernance(BasePermission):
     message = "You need the controls.manage permission to change the governance registers."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return user_may(request.user, MANAGE)
+        return _key_scope_allows(request, MANAGE) and user_may(request.user, MANAGE)
 
 
 class CanRecordDeployment(BasePermission):

@@ -392,6 +392,45 @@ def test_risk_input_is_validated_field_by_field(manager: models.Membership) -> N
     assert set(response.json()["fields"]) == {"likelihood", "impact", "controls"}
 
 
+def test_an_api_key_reaches_the_registers_only_within_its_scopes(
+    manager: models.Membership,
+) -> None:
+    from accounts.auth.apikeys import api_key_create
+
+    admin = manager.user
+    risk = gf.RiskFactory()
+    url = f"{BASE}/risks/{risk.public_id}/review"
+
+    def key(*scopes: str) -> str:
+        return api_key_create(
+            user=admin,
+            organization=manager.organization,
+            name="-".join(scopes) or "none",
+            scopes=list(scopes),
+            created_by=admin,
+        ).raw
+
+    def call(raw: str, method: str, path: str) -> int:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"ApiKey {raw}")
+        if method == "post":
+            return client.post(path, {"treatment": "accept"}, format="json").status_code
+        return client.get(path).status_code
+
+    # The permitted cases first: the admin's key scoped to manage writes and
+    # reads, one scoped to view reads.
+    manage, view = key("controls.manage"), key("controls.view")
+    assert call(manage, "post", url) == 200
+    assert call(manage, "get", f"{BASE}/risks") == 200
+    assert call(view, "get", f"{BASE}/risks") == 200
+    # The same admin's key outside those scopes is refused, and a view key
+    # does not write, although the admin's role would allow both.
+    assert call(view, "post", url) == 403
+    other = key("org.view")
+    assert call(other, "get", f"{BASE}/risks") == 403
+    assert call(other, "post", url) == 403
+
+
 def test_risk_writes_need_controls_manage() -> None:
     member = gf.member(role="member").user
     risk = gf.RiskFactory()
