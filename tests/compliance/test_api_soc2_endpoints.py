@@ -199,3 +199,29 @@ def test_controls_endpoint_runs_a_fixed_number_of_queries(officer: APIClient) ->
     with CaptureQueriesContext(connection) as second:
         officer.get("/api/compliance/soc2/controls")
     assert len(first) == len(second) == 10
+
+
+def test_an_api_key_reads_the_soc2_api_only_with_the_controls_view_scope(
+    operator_org: Any,
+) -> None:
+    from accounts.auth.apikeys import api_key_create
+
+    checks_run()
+    user = UserFactory()
+    MembershipFactory(user=user, organization=operator_org, role=roles_builtin_ensure()["admin"])
+
+    def status_with(*scopes: str) -> int:
+        issued = api_key_create(
+            user=user,
+            organization=operator_org,
+            name="-".join(scopes),
+            scopes=list(scopes),
+            created_by=user,
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"ApiKey {issued.raw}")
+        return client.get("/api/compliance/soc2/status").status_code
+
+    # The permitted case first, then the same admin's key without the scope.
+    assert status_with("controls.view") == 200
+    assert status_with("org.view") == 403
