@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from audit.models import AuditLogEntry, SecurityEvent
 
@@ -19,33 +18,19 @@ SECURITY_EVENTS_VIEW = "security_events.view"
 def audit_access_allowed(user: Any, permission: str) -> bool:
     """Whether ``user`` may read the audit trail under ``permission``.
 
-    Staff may; so may a current member of the operator organization whose
-    role (or a role it inherits from) holds the permission. Tenant roles do
-    not count: the trail spans every tenant.
+    Decided by ``accounts.authorization.user_has_perm`` in the operator
+    organization: a current member there whose role (or a role it inherits
+    from) holds the permission. Tenant roles do not count, as the trail
+    spans every tenant, and the staff or superuser flag grants nothing.
     """
-    # TODO(authorization): route through the authorization service once the
-    # roles engineer lands it, and add tenant-scoped views of the trail.
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_staff or user.is_superuser:
-        return True
-    from accounts.models import Membership, Permission
+    # TODO(authorization): tenant-scoped views of the trail, for an
+    # organization's own admins, need a filter by organization first.
+    from accounts.authorization import user_has_perm
 
-    now = timezone.now()
-    inherited = Q()
-    for depth in range(3):
-        prefix = "roles__" + "children__" * depth
-        inherited |= Q(
-            **{
-                f"{prefix}memberships__user": user,
-                f"{prefix}memberships__status": Membership.Status.ACTIVE,
-                f"{prefix}memberships__organization__is_operator": True,
-            }
-        ) & (
-            Q(**{f"{prefix}memberships__expires_at__isnull": True})
-            | Q(**{f"{prefix}memberships__expires_at__gt": now})
-        )
-    return Permission.objects.filter(inherited, code=permission).exists()
+    # With no organization named, the service asks in the user's operator
+    # membership and refuses anyone without one. The page and the API
+    # answer 403 themselves, as before.
+    return user_has_perm(user, permission, record_denial=False)
 
 
 def _user_filter(value: str) -> Q:

@@ -51,9 +51,22 @@ def threshold(name: str) -> Any:
 
 
 @dataclass(frozen=True)
+class OccurrenceRecord:
+    """Where a recurring activity that is not a scheduled job leaves its
+    trace: one row per occurrence, stamped by ``field``, filtered by
+    ``where`` (a register entry a person records, not a JobRun)."""
+
+    model: str  # "app_label.Model"
+    field: str
+    where: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RecurringJob:
     """A job that must run on a cadence: the JobRun ``job`` key it records,
-    the Celery task that beat must schedule, and how late it may be."""
+    the Celery task that beat must schedule, and how late it may be. An
+    activity people perform (a training round, a DR exercise) names the
+    register rows that record it instead, and no task."""
 
     key: str
     task: str
@@ -61,15 +74,17 @@ class RecurringJob:
     period: str  # "hour", "day", "quarter", "year"
     window: timedelta
     control: str
+    record: OccurrenceRecord | None = None
 
 
 # The JobRun key each job stamps and the Celery task beat schedules (see
 # cloudexpress/beat.py). Retention and backup stamp short keys of their own
 # (compliance/privacy/retention.py JOB_NAME, backups.py); the restore test
 # records RestoreTest rows, which its check reads, so its key names no JobRun.
-# TODO(checks-wiring): training refresher and DR test have no scheduled job:
-# they are governance register entries (judged by the gov-* checks), and
-# their names here are placeholders the readiness report looks up.
+# The training refresher and the DR test are not jobs: people hold them, and
+# the governance registers record each occurrence (a completion of an annual
+# refresher module, a DR test against a plan). Readiness counts those rows;
+# the gov-training-refresher and gov-dr-test checks judge their content.
 RECURRING_JOBS: tuple[RecurringJob, ...] = (
     RecurringJob(
         "compliance.run_checks",
@@ -121,19 +136,25 @@ RECURRING_JOBS: tuple[RecurringJob, ...] = (
     ),
     RecurringJob(
         "compliance.training_refresher",
-        "compliance.training_refresher",
+        "",
         "Annual security training refresher",
         "year",
         timedelta(days=366),
         "CX-HR-01",
+        OccurrenceRecord(
+            "compliance.TrainingCompletion",
+            "completed_at",
+            (("module__kind", "annual_refresher"),),
+        ),
     ),
     RecurringJob(
         "compliance.dr_test",
-        "compliance.dr_test",
+        "",
         "Annual disaster recovery test",
         "year",
         timedelta(days=366),
         "CX-BCK-01",
+        OccurrenceRecord("compliance.DisasterRecoveryTest", "performed_at"),
     ),
 )
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.utils import timezone
 
 from compliance.models import ControlScore, CriterionScore, Framework, JobRun, Run
@@ -158,14 +159,33 @@ def readiness_for_window(start: date, end: date, *, now: datetime | None = None)
     }
 
 
+def _record_slots(job: RecurringJob, low: datetime, high: datetime) -> set[str]:
+    record = job.record
+    assert record is not None
+    model = apps.get_model(record.model)
+    # Truncated by the database to the period (a year of completions is one
+    # row, not one per person), in the same time zone as the slots.
+    kind = job.period if job.period in ("year", "month") else "day"
+    stamps = model._default_manager.filter(
+        **dict(record.where),
+        **{f"{record.field}__gte": low, f"{record.field}__lt": high},
+    ).datetimes(record.field, kind)
+    return {_slot(stamp, job.period) for stamp in stamps}
+
+
 def _recurring(low: datetime, high: datetime, run_times: list[datetime]) -> list[dict[str, Any]]:
     jobs: list[RecurringJob] = [j for j in RECURRING_JOBS if j.key in READINESS_JOBS]
     recorded: dict[str, set[str]] = defaultdict(set)
-    periods = {job.key: job.period for job in jobs}
+    periods = {job.key: job.period for job in jobs if job.record is None}
     for key, started_at in JobRun.objects.filter(
         job__in=list(periods), status=JobRun.Status.DONE, started_at__gte=low, started_at__lt=high
     ).values_list("job", "started_at"):
         recorded[key].add(_slot(started_at, periods[key]))
+    # Activities people perform are counted from the register rows that
+    # record them: one query each, a fixed number whatever the rows.
+    for job in jobs:
+        if job.record is not None:
+            recorded[job.key] |= _record_slots(job, low, high)
     for started_at in run_times:
         recorded["compliance.run_checks"].add(_slot(started_at, "day"))
 

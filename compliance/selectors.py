@@ -40,21 +40,16 @@ def home_summary() -> dict[str, Any]:
 
 def user_has_permission(user: Any, code: str) -> bool:
     """Whether ``user`` holds permission ``code`` through a current membership
-    of the operator organization (or is staff).
+    of the operator organization.
 
     The compliance program is the operator's, so the question is asked of
     accounts.authorization in the operator organization (its default when
-    no organization is named), which follows roles' parents and expiry.
+    no organization is named), which follows roles' parents and expiry. The
+    staff flag grants nothing here, as it grants nothing there: one rule for
+    every door to platform-wide data.
     """
-    from accounts.authorization import is_in_good_standing, user_has_perm
+    from accounts.authorization import user_has_perm
 
-    if not is_in_good_standing(user):
-        return False
-    # TODO(authorization): staff keep their old bypass because the SOC 2 API
-    # tests expect it; the authorization service grants nothing on the staff
-    # flag alone, so the lead should decide which rule wins.
-    if user.is_staff:
-        return True
     return user_has_perm(user, code)
 
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import factory
+from django.conf import settings
 
 from accounts.models import Membership, Organization, Role, User
 
 DEFAULT_PASSWORD = "Correct-Horse-9-Battery"
 
-__all__ = ["DEFAULT_PASSWORD", "MembershipFactory", "OrganizationFactory", "User", "UserFactory"]
+__all__ = [
+    "DEFAULT_PASSWORD",
+    "MembershipFactory",
+    "OrganizationFactory",
+    "User",
+    "UserFactory",
+    "operator_member",
+]
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -47,3 +55,15 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     organization = factory.SubFactory(OrganizationFactory)
     role = factory.LazyFunction(lambda: builtin_role("member"))
+
+
+def operator_member(role: str = "admin", **user_fields: object) -> User:
+    """A user with a current membership of the operator organization under a
+    built-in role: what reaches platform-wide data now that the staff flag
+    grants nothing. The operator organization is made when there is none."""
+    operator = Organization.objects.filter(is_operator=True).first()
+    if operator is None:
+        operator = OrganizationFactory(is_operator=True, slug=settings.OPERATOR_ORGANIZATION_SLUG)
+    user = UserFactory(**user_fields)
+    Membership.objects.create(user=user, organization=operator, role=builtin_role(role))
+    return user

@@ -38,13 +38,12 @@ def operator_organization_id() -> int | None:
 
 
 def user_has_permission(user: Any, code: str) -> bool:
-    """Staff, or ``code`` held in the operator organization as judged by
+    """``code`` held in the operator organization as judged by
     ``accounts.authorization.user_has_perm`` (custom roles, inherited codes,
-    expiring memberships, terminated users)."""
+    expiring memberships, terminated users). The staff and superuser flags
+    grant nothing, as they grant nothing in the authorization service."""
     if not is_in_good_standing(user):
         return False
-    if user.is_staff or user.is_superuser:
-        return True
     operator_id = operator_organization_id()
     if operator_id is None:
         return False

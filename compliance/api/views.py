@@ -33,6 +33,16 @@ class CanViewControls(BasePermission):
     message = "You need the controls.view permission in the operator organization."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        # These views set their own permission classes, so the project-wide
+        # API key scope check does not run for them: made here, beside the
+        # role the key's user holds.
+        from accounts.auth.apikeys import api_key_allows
+        from accounts.models import ApiKey
+
+        if isinstance(request.auth, ApiKey) and not api_key_allows(
+            request.auth, selectors.VIEW_PERMISSION
+        ):
+            return False
         return selectors.user_can_view_controls(request.user)
 
 

@@ -138,7 +138,13 @@ class VendorContractReviewAdmin(admin.ModelAdmin):
 
 @admin.register(models.DataDisclosure)
 class DataDisclosureAdmin(admin.ModelAdmin):
-    list_display = ("vendor", "disclosed_at", "data_categories", "consent_reference")
+    list_display = (
+        "vendor",
+        "disclosed_at",
+        "data_categories",
+        "consent_purpose",
+        "consent_reference",
+    )
     list_select_related = ("vendor",)
     search_fields = ("consent_reference", "purpose")
     raw_id_fields = ("recorded_by",)
@@ -234,7 +240,7 @@ class AuditFindingAdmin(admin.ModelAdmin):
 
 @admin.register(models.Walkthrough)
 class WalkthroughAdmin(admin.ModelAdmin):
-    list_display = ("control_code", "auditor_name", "presenter", "scheduled_at", "status")
+    list_display = ("control", "auditor_name", "presenter", "scheduled_at", "status")
     list_filter = ("status",)
     list_select_related = ("presenter",)
     raw_id_fields = ("presenter",)

@@ -23,7 +23,11 @@ from rest_framework.views import APIView
 from accounts.models import User
 from compliance import models
 from compliance.governance import selectors, services
-from compliance.governance.permissions import CanManageGovernance, CanViewGovernance
+from compliance.governance.permissions import (
+    CanManageGovernance,
+    CanRecordDeployment,
+    CanViewGovernance,
+)
 from compliance.models.governance import RiskRating
 
 
@@ -189,6 +193,7 @@ class VendorIncidentSerializer(PublicModelSerializer):
 
 class DisclosureSerializer(PublicModelSerializer):
     vendor = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    consent_purpose = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = models.DataDisclosure
@@ -199,6 +204,7 @@ class DisclosureSerializer(PublicModelSerializer):
             "data_categories",
             "purpose",
             "subject_count",
+            "consent_purpose",
             "consent_reference",
         ]
 
@@ -227,7 +233,7 @@ class RiskSerializer(PublicModelSerializer):
     score = serializers.IntegerField()
     is_high = serializers.BooleanField()
     review_due_at = serializers.DateTimeField(allow_null=True)
-    control_codes = serializers.ListField(child=serializers.CharField())
+    controls = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
 
     class Meta:
         model = models.Risk
@@ -242,7 +248,7 @@ class RiskSerializer(PublicModelSerializer):
             "owner",
             "treatment",
             "treatment_plan",
-            "control_codes",
+            "controls",
             "review_period_days",
             "last_reviewed_at",
             "review_due_at",
@@ -250,7 +256,16 @@ class RiskSerializer(PublicModelSerializer):
         ]
 
 
-CONTROL_CODE = r"^[A-Z]{1,3}\d{1,2}(\.\d{1,2})?$"
+def _control_codes(**kwargs: Any) -> serializers.SlugRelatedField[Any]:
+    """The engine's active controls, named by code ("CX-RSK-01"); an unknown
+    or retired code is refused with the field named."""
+    return serializers.SlugRelatedField(
+        slug_field="code",
+        many=True,
+        queryset=models.Control.objects.filter(is_active=True),
+        help_text="Codes of the engine's controls that treat the risk.",
+        **kwargs,
+    )
 
 
 class RiskWriteSerializer(serializers.Serializer):
@@ -264,10 +279,7 @@ class RiskWriteSerializer(serializers.Serializer):
         choices=models.Risk.Treatment.choices, required=False, allow_blank=True, default=""
     )
     treatment_plan = serializers.CharField(required=False, allow_blank=True, default="")
-    # TODO(controls-link): validate against the engine's controls once merged.
-    control_codes = serializers.ListField(
-        child=serializers.RegexField(CONTROL_CODE, max_length=10), required=False, default=list
-    )
+    controls = _control_codes(required=False, default=list)
     review_period_days = serializers.IntegerField(min_value=1, max_value=730, default=90)
 
 
@@ -278,9 +290,7 @@ class RiskReviewSerializer(serializers.Serializer):
         choices=models.Risk.Treatment.choices, required=False, allow_blank=True
     )
     treatment_plan = serializers.CharField(required=False, allow_blank=True)
-    control_codes = serializers.ListField(
-        child=serializers.RegexField(CONTROL_CODE, max_length=10), required=False
-    )
+    controls = _control_codes(required=False)
 
 
 class AssessmentWriteSerializer(serializers.Serializer):
@@ -380,6 +390,7 @@ class DrPlanSerializer(PublicModelSerializer):
 
 class FindingSerializer(PublicModelSerializer):
     owner = UserRefSerializer()
+    control = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = models.AuditFinding
@@ -387,7 +398,7 @@ class FindingSerializer(PublicModelSerializer):
             "id",
             "title",
             "severity",
-            "control_code",
+            "control",
             "owner",
             "opened_at",
             "due_on",
@@ -428,12 +439,13 @@ class ClosureKpiSerializer(serializers.Serializer):
 
 class WalkthroughSerializer(PublicModelSerializer):
     presenter = UserRefSerializer()
+    control = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = models.Walkthrough
         fields = [
             "id",
-            "control_code",
+            "control",
             "auditor_name",
             "presenter",
             "scheduled_at",
@@ -701,9 +713,9 @@ class DeploymentRecordView(APIView):
     with the first record instead of 201.
     """
 
-    # TODO(deploy-auth): accept a scoped service API key once API keys land,
-    # so the pipeline does not sign in as a person.
-    permission_classes = [CanManageGovernance]
+    # The pipeline calls with an operator service key scoped to
+    # controls.manage; the record then names the service account.
+    permission_classes = [CanRecordDeployment]
 
     @extend_schema(
         request=DeploymentRecordSerializer,
@@ -769,7 +781,7 @@ class FindingCloseView(APIView):
     )
     def post(self, request: Request, public_id: str) -> Response:
         finding = get_object_or_404(
-            models.AuditFinding.objects.select_related("owner"), public_id=public_id
+            models.AuditFinding.objects.select_related("owner", "control"), public_id=public_id
         )
         note = request.data.get("note", "") if isinstance(request.data, dict) else ""
         finding = services.finding_close(finding=finding, note=str(note))

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from compliance.governance import selectors
 from compliance.models import (
     ChangeRequest,
+    ConsentRecord,
     DataDisclosure,
     DisasterRecoveryTest,
     Policy,
@@ -322,23 +325,56 @@ def vendor_compliance_reports_current() -> GovernanceCheckResult:
 
 
 def vendor_disclosures_backed_by_consent() -> GovernanceCheckResult:
-    """Every disclosure of personal data to a third party names the consent
-    it relies on."""
-    # TODO(consent): verify the consent record exists and covers the
-    # purpose once the privacy issue ships consent models.
-    disclosures = list(DataDisclosure.objects.select_related("vendor").order_by("disclosed_at"))
+    """Every disclosure of personal data to a third party relies on a consent
+    purpose, and at the moment of disclosure at least as many people as it
+    covered had granted that purpose (their latest decision before it)."""
+    granted = ConsentRecord.objects.filter(
+        purpose_id=OuterRef("consent_purpose_id"),
+        recorded_at__lte=OuterRef("disclosed_at"),
+        decision=ConsentRecord.Decision.GRANTED,
+    ).exclude(
+        # A later refusal or withdrawal before the disclosure undoes it.
+        Exists(
+            ConsentRecord.objects.filter(
+                user_id=OuterRef("user_id"),
+                purpose_id=OuterRef("purpose_id"),
+                recorded_at__gt=OuterRef("recorded_at"),
+                recorded_at__lte=OuterRef(OuterRef("disclosed_at")),
+            ).exclude(decision=ConsentRecord.Decision.GRANTED)
+        )
+    )
+    consenting = (
+        granted.order_by()
+        .values("purpose_id")
+        .annotate(people=Count("user_id", distinct=True))
+        .values("people")
+    )
+    disclosures = list(
+        DataDisclosure.objects.select_related("vendor", "consent_purpose")
+        .annotate(consenting=Coalesce(Subquery(consenting), 0))
+        .order_by("disclosed_at")
+    )
     if not disclosures:
         return GovernanceCheckResult("not_applicable", {"disclosures": 0}, [])
-    failing = [
-        {
-            "disclosure": str(d.public_id),
-            "vendor": d.vendor.name,
-            "disclosed_at": d.disclosed_at.isoformat(),
-            "reason": "no consent reference",
-        }
-        for d in disclosures
-        if not d.consent_reference.strip()
-    ]
+    failing = []
+    for d in disclosures:
+        if d.consent_purpose is None:
+            reason = "no consent purpose named"
+        elif d.consenting < d.subject_count:
+            reason = (
+                f"{d.subject_count} people disclosed, {d.consenting} had granted "
+                f"{d.consent_purpose.code} at the time"
+            )
+        else:
+            continue
+        failing.append(
+            {
+                "disclosure": str(d.public_id),
+                "vendor": d.vendor.name,
+                "disclosed_at": d.disclosed_at.isoformat(),
+                "reason": reason,
+            }
+        )
     return _result({"disclosures": len(disclosures)}, failing)
 
 

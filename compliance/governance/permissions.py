@@ -2,8 +2,8 @@
 
 The registers belong to the operator's compliance program, so a permission
 counts only when it is held through an active membership of the operator
-organization; accounts.authorization decides it. Staff (Django admin users)
-may still do everything here; ``user_may`` marks that as planned work.
+organization; accounts.authorization decides it. The staff and superuser
+flags grant nothing here, as they grant nothing there.
 """
 
 from __future__ import annotations
@@ -45,27 +45,64 @@ def user_may(user: Any, code: str, *, record_denial: bool = True) -> bool:
 
     if not is_in_good_standing(user):
         return False
-    # TODO(authz): staff keep their old bypass here because the governance
-    # API tests expect it; the authorization service itself no longer lets
-    # the staff or superuser flag grant anything, so drop this once the
-    # lead decides which rule wins.
-    if user.is_staff or user.is_superuser:
-        return True
     # Managing the registers implies reading them.
     if code == VIEW and user_has_perm(user, MANAGE, record_denial=False):
         return True
     return user_has_perm(user, code, record_denial=record_denial)
 
 
+def _key_scope_allows(request: Request, code: str) -> bool:
+    """An API key reaches the registers only within its scopes; these views
+    set their own permission classes, so the project's scope check does
+    not run for them and is made here. Sessions and tokens have no scopes."""
+    from accounts.auth.apikeys import api_key_allows
+    from accounts.models import ApiKey
+
+    key = request.auth
+    if not isinstance(key, ApiKey):
+        return True
+    return api_key_allows(key, code) or (code == VIEW and api_key_allows(key, MANAGE))
+
+
 class CanViewGovernance(BasePermission):
     message = "You need the controls.view permission to see the governance registers."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return user_may(request.user, VIEW)
+        return _key_scope_allows(request, VIEW) and user_may(request.user, VIEW)
 
 
 class CanManageGovernance(BasePermission):
     message = "You need the controls.manage permission to change the governance registers."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        return _key_scope_allows(request, MANAGE) and user_may(request.user, MANAGE)
+
+
+class CanRecordDeployment(BasePermission):
+    """The CI/CD pipeline records deployments with a service API key, so it
+    never signs in as a person; people may still record one by hand.
+
+    A service key counts when it belongs to the operator organization and
+    an Owner or Admin gave it the ``controls.manage`` scope (a service
+    account's own role is Member, so the scope is what was delegated to it,
+    and it opens no other register: those ask the account's role). Any
+    other caller, a personal key included, needs ``controls.manage`` by
+    role, and a personal key needs the scope as well.
+    """
+
+    message = (
+        "Recording a deployment needs controls.manage: a person's role or an "
+        "operator service key with that scope."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        from accounts.auth.apikeys import api_key_allows
+        from accounts.models import ApiKey
+
+        key = request.auth
+        if isinstance(key, ApiKey):
+            if not api_key_allows(key, MANAGE):
+                return False
+            if key.kind == ApiKey.Kind.SERVICE:
+                return bool(key.organization.is_operator)
         return user_may(request.user, MANAGE)

@@ -35,8 +35,11 @@ def register_models() -> None:
         models.Walkthrough,
         models.Reminder,
     ):
-        if model is models.TrainingModule:
-            auditlog.register(model, m2m_fields={"roles"})
+        # Links to roles and to the engine's controls are changes an auditor
+        # samples like any other field.
+        m2m = {models.TrainingModule: {"roles"}, models.Risk: {"controls"}}.get(model)
+        if m2m:
+            auditlog.register(model, m2m_fields=m2m)
         else:
             auditlog.register(model)
 

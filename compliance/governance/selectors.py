@@ -17,6 +17,7 @@ from accounts.models import Membership, User
 from compliance.models import (
     AuditFinding,
     ChangeRequest,
+    Control,
     DataDisclosure,
     Deployment,
     DisasterRecoveryPlan,
@@ -187,7 +188,10 @@ def vendor_get(*, public_id: Any) -> Vendor:
                 "agreements",
                 queryset=VendorAgreement.objects.prefetch_related("reviews__reviewer"),
             ),
-            "disclosures",
+            Prefetch(
+                "disclosures",
+                queryset=DataDisclosure.objects.select_related("consent_purpose"),
+            ),
         )
         .get(public_id=public_id)
     )
@@ -199,18 +203,28 @@ def vendor_last_assessments() -> dict[int, datetime]:
 
 
 def disclosure_list() -> QuerySet[DataDisclosure]:
-    return DataDisclosure.objects.select_related("vendor", "recorded_by").order_by("-disclosed_at")
+    return DataDisclosure.objects.select_related(
+        "vendor", "recorded_by", "consent_purpose"
+    ).order_by("-disclosed_at")
 
 
 # --- Risks -------------------------------------------------------------------
 
 
 def risk_list() -> QuerySet[Risk]:
-    return Risk.objects.select_related("owner").order_by("-likelihood", "-impact", "title")
+    return (
+        Risk.objects.select_related("owner")
+        .prefetch_related(Prefetch("controls", queryset=Control.objects.only("id", "code")))
+        .order_by("-likelihood", "-impact", "title")
+    )
 
 
 def risk_get(*, public_id: Any) -> Risk:
-    return Risk.objects.select_related("owner").get(public_id=public_id)
+    return (
+        Risk.objects.select_related("owner")
+        .prefetch_related(Prefetch("controls", queryset=Control.objects.only("id", "code")))
+        .get(public_id=public_id)
+    )
 
 
 def risk_heatmap() -> dict[str, Any]:
@@ -329,18 +343,18 @@ def audit_get(*, public_id: Any) -> InternalAudit:
     return (
         InternalAudit.objects.select_related("lead")
         .prefetch_related(
-            Prefetch("findings", queryset=AuditFinding.objects.select_related("owner"))
+            Prefetch("findings", queryset=AuditFinding.objects.select_related("owner", "control"))
         )
         .get(public_id=public_id)
     )
 
 
 def walkthrough_list() -> QuerySet[Walkthrough]:
-    return Walkthrough.objects.select_related("presenter").order_by("-scheduled_at")
+    return Walkthrough.objects.select_related("presenter", "control").order_by("-scheduled_at")
 
 
 def walkthrough_get(*, public_id: Any) -> Walkthrough:
-    return Walkthrough.objects.select_related("presenter").get(public_id=public_id)
+    return Walkthrough.objects.select_related("presenter", "control").get(public_id=public_id)
 
 
 def finding_closure_kpi(*, since: datetime | None = None) -> dict[str, Any]:

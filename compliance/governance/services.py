@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from compliance.governance import selectors
 from compliance.models import (
     AuditFinding,
     ChangeRequest,
+    Control,
     Deployment,
     JobRun,
     Policy,
@@ -276,8 +278,18 @@ def vendor_report_attach(
 # --- Risks -------------------------------------------------------------------
 
 
-def risk_create(*, owner: User, title: str, likelihood: int, impact: int, **fields: Any) -> Risk:
-    """Register a risk; registering is its first review."""
+@transaction.atomic
+def risk_create(
+    *,
+    owner: User,
+    title: str,
+    likelihood: int,
+    impact: int,
+    controls: Iterable[Control] = (),
+    **fields: Any,
+) -> Risk:
+    """Register a risk, linked to the controls that treat it; registering is
+    its first review."""
     risk = Risk(
         owner=owner,
         title=title,
@@ -288,6 +300,7 @@ def risk_create(*, owner: User, title: str, likelihood: int, impact: int, **fiel
     )
     risk.full_clean()
     risk.save()
+    risk.controls.set(list(controls))
     logger.info("governance.risk_created", extra={"risk_id": risk.pk, "score": risk.score})
     return risk
 
@@ -295,15 +308,19 @@ def risk_create(*, owner: User, title: str, likelihood: int, impact: int, **fiel
 def risk_review_record(*, risk: Risk, reviewer: User, **changes: Any) -> Risk:
     """Record a review of a risk, with whatever the review changed
     (likelihood, impact, treatment, plan, linked controls)."""
-    allowed = {"likelihood", "impact", "treatment", "treatment_plan", "control_codes"}
+    allowed = {"likelihood", "impact", "treatment", "treatment_plan", "controls"}
     unknown = set(changes) - allowed
     if unknown:
         raise ServiceError(f"A review cannot change {sorted(unknown)}.", code="invalid")
+    controls = changes.pop("controls", None)
     for name, value in changes.items():
         setattr(risk, name, value)
     risk.last_reviewed_at = timezone.now()
     risk.full_clean()
-    risk.save(update_fields=[*changes, "last_reviewed_at"])
+    with transaction.atomic():
+        risk.save(update_fields=[*changes, "last_reviewed_at"])
+        if controls is not None:
+            risk.controls.set(list(controls))
     logger.info(
         "governance.risk_reviewed",
         extra={"risk_id": risk.pk, "reviewer_id": reviewer.pk, "score": risk.score},

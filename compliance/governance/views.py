@@ -120,7 +120,7 @@ def _risk_cells(r: models.Risk) -> list[Cell]:
         cell(f"{r.likelihood} x {r.impact} = {r.score}", "status-fail" if r.is_high else ""),
         cell(r.get_treatment_display(), "" if r.treatment else "status-fail"),
         cell(person(r.owner)),
-        cell(", ".join(r.control_codes)),
+        cell(", ".join(c.code for c in r.controls.all())),
         due_cell(r.review_due_at),
         cell(r.get_status_display()),
     ]
@@ -176,7 +176,7 @@ def _audit_cells(a: models.InternalAudit) -> list[Cell]:
 
 def _walkthrough_cells(w: models.Walkthrough) -> list[Cell]:
     return [
-        cell(w.control_code),
+        cell(w.control.code if w.control else "\u2014"),
         cell(w.auditor_name),
         cell(person(w.presenter)),
         cell(w.scheduled_at),
@@ -348,8 +348,16 @@ def _vendor_detail(v: models.Vendor) -> dict[str, Any]:
                         cell(d.purpose),
                         cell(d.subject_count),
                         cell(
-                            d.consent_reference or "none",
-                            "" if d.consent_reference.strip() else "status-fail",
+                            " ".join(
+                                x
+                                for x in (
+                                    d.consent_purpose.code if d.consent_purpose else "",
+                                    d.consent_reference.strip(),
+                                )
+                                if x
+                            )
+                            or "none",
+                            "" if d.consent_purpose_id else "status-fail",
                         ),
                     ]
                     for d in v.disclosures.all()
@@ -369,7 +377,7 @@ def _risk_detail(r: models.Risk) -> dict[str, Any]:
             ("Owner", person(r.owner)),
             ("Treatment", r.get_treatment_display()),
             ("Treatment plan", r.treatment_plan or "\u2014"),
-            ("Linked controls", ", ".join(r.control_codes) or "\u2014"),
+            ("Linked controls", ", ".join(c.code for c in r.controls.all()) or "\u2014"),
             ("Review period", f"{r.review_period_days} days"),
             ("Last reviewed", _text(r.last_reviewed_at)),
             ("Next review due", _text(r.review_due_at)),
@@ -480,7 +488,7 @@ def _audit_detail(a: models.InternalAudit) -> dict[str, Any]:
                     [
                         cell(f.title),
                         cell(f.get_severity_display()),
-                        cell(f.control_code),
+                        cell(f.control.code if f.control else "\u2014"),
                         cell(person(f.owner)),
                         cell(
                             f.due_on,
@@ -499,7 +507,7 @@ def _audit_detail(a: models.InternalAudit) -> dict[str, Any]:
 def _walkthrough_detail(w: models.Walkthrough) -> dict[str, Any]:
     return {
         "fields": [
-            ("Control", w.control_code),
+            ("Control", w.control.code if w.control else "\u2014"),
             ("Auditor", w.auditor_name),
             ("Presenter", person(w.presenter)),
             ("Scheduled", _text(w.scheduled_at)),

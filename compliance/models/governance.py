@@ -381,9 +381,17 @@ class DataDisclosure(models.Model):
     data_categories = models.CharField(max_length=300)
     purpose = models.CharField(max_length=300)
     subject_count = models.PositiveIntegerField(default=0)
-    # TODO(consent): point at the consent records once the privacy issue
-    # ships its consent models; until then the reference and purpose of the
-    # consent are kept as text, and an empty reference fails the check.
+    # The consent purpose the disclosure relies on: the check counts the
+    # people whose latest decision on it granted consent at the moment of
+    # disclosure, and needs at least ``subject_count`` of them.
+    consent_purpose = models.ForeignKey(
+        "compliance.ConsentPurpose",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disclosures",
+    )
+    # Where the agreement or consent evidence is filed, for the auditor.
     consent_reference = models.CharField(max_length=200, blank=True)
     recorded_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -429,9 +437,8 @@ class Risk(models.Model):
         max_length=20, choices=Treatment.choices, blank=True, default=Treatment.UNTREATED
     )
     treatment_plan = models.TextField(blank=True)
-    # TODO(controls-link): a many-to-many to the engine's Control once it is
-    # merged; until then the control codes ("CC3.2") are kept as a list.
-    control_codes = models.JSONField(default=list, blank=True)
+    # The engine's controls that treat the risk (CX-RSK-01, ...).
+    controls = models.ManyToManyField("compliance.Control", blank=True, related_name="risks")
     review_period_days = models.PositiveIntegerField(default=90)
     last_reviewed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
@@ -647,8 +654,14 @@ class AuditFinding(models.Model):
     audit = models.ForeignKey(InternalAudit, on_delete=models.CASCADE, related_name="findings")
     title = models.CharField(max_length=200)
     severity = models.CharField(max_length=20, choices=RiskRating.choices)
-    # TODO(controls-link): a foreign key to the engine's Control once merged.
-    control_code = models.CharField(max_length=40, blank=True)
+    # The engine's control the finding is about, when it is about one.
+    control = models.ForeignKey(
+        "compliance.Control",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_findings",
+    )
     owner = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="owned_findings")
     opened_at = models.DateTimeField(default=timezone.now)
     due_on = models.DateField()
@@ -678,8 +691,16 @@ class Walkthrough(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     public_id = _public_id()
-    # TODO(controls-link): a foreign key to the engine's Control once merged.
-    control_code = models.CharField(max_length=40)
+    # The engine's control walked through. Empty only for a walkthrough
+    # recorded before the registers linked to the controls whose old code
+    # named no control; the API requires one.
+    control = models.ForeignKey(
+        "compliance.Control",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="walkthroughs",
+    )
     auditor_name = models.CharField(max_length=200)
     presenter = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     scheduled_at = models.DateTimeField()
@@ -691,7 +712,7 @@ class Walkthrough(models.Model):
         ordering = ["-scheduled_at"]
 
     def __str__(self) -> str:
-        return f"walkthrough of {self.control_code} on {self.scheduled_at:%Y-%m-%d}"
+        return f"walkthrough of {self.control_id} on {self.scheduled_at:%Y-%m-%d}"
 
 
 # --- Reminders ---------------------------------------------------------------

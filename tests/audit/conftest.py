@@ -14,13 +14,19 @@ from tests import factories
 
 
 @pytest.fixture
-def staff(db: None) -> factories.User:
-    return factories.UserFactory(is_staff=True)
+def operator(db: None) -> Organization:
+    return factories.OrganizationFactory(is_operator=True, slug="cloudexpress")
 
 
 @pytest.fixture
-def operator(db: None) -> Organization:
-    return factories.OrganizationFactory(is_operator=True, slug="cloudexpress")
+def staff(operator: Organization) -> factories.User:
+    """The operator's own admin: platform-wide data is reached through a role
+    in the operator organization, never through the staff flag."""
+    user = factories.UserFactory()
+    Membership.objects.create(
+        user=user, organization=operator, role=factories.builtin_role("admin")
+    )
+    return user
 
 
 @pytest.fixture

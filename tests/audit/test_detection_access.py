@@ -62,10 +62,16 @@ def test_a_custom_operator_role_counts_until_its_membership_expires() -> None:
         organization=elsewhere, role=_custom_role(elsewhere, "incidents.manage")
     ).user
     assert not user_has_permission(outsider, "incidents.manage")
-    assert user_has_permission(factories.UserFactory(is_staff=True), "incidents.manage")
-    terminated = factories.UserFactory(is_staff=True)
-    terminated.terminated_at = timezone.now()
-    assert not user_has_permission(terminated, "incidents.manage")
+    # The operator's admin holds it; the staff or superuser flag alone
+    # does not, as it holds nothing in the authorization service.
+    admin = factories.MembershipFactory(
+        organization=operator, role=factories.builtin_role("admin")
+    ).user
+    assert user_has_permission(admin, "incidents.manage")
+    flagged = factories.UserFactory(is_staff=True, is_superuser=True)
+    assert not user_has_permission(flagged, "incidents.manage")
+    admin.terminated_at = timezone.now()
+    assert not user_has_permission(admin, "incidents.manage")
 
 
 def test_an_operator_api_key_with_the_ingest_scope_may_ingest() -> None:
@@ -107,10 +113,14 @@ def test_an_operator_api_key_with_the_ingest_scope_may_ingest() -> None:
     assert not SecurityEvent.objects.filter(ip="198.51.100.63").exists()
 
 
-def test_a_customer_organization_key_is_refused_even_for_staff() -> None:
+def test_a_customer_organization_key_is_refused_even_for_an_operator_collector() -> None:
     operator = _operator()
     staff = factories.UserFactory(is_staff=True)
-    factories.MembershipFactory(user=staff, organization=operator)
+    factories.MembershipFactory(
+        user=staff,
+        organization=operator,
+        role=_custom_role(operator, "security_events.ingest", "security_events.view"),
+    )
     customer = factories.OrganizationFactory()
     factories.MembershipFactory(user=staff, organization=customer)
     operator_key = apikeys.api_key_create(

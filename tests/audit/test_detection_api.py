@@ -65,12 +65,12 @@ def test_alerts_listed_for_permitted_users_and_refused_to_others(api_client) -> 
     assert refused.json()["code"] == "permission_denied"
     api_client.force_authenticate(None)
     assert api_client.get(URL).status_code == 401
-    api_client.force_authenticate(factories.UserFactory(is_staff=True))
+    api_client.force_authenticate(factories.operator_member("admin"))
     assert api_client.get(URL).status_code == 200
 
 
 def test_alert_list_runs_a_constant_number_of_queries(api_client) -> None:
-    api_client.force_authenticate(factories.UserFactory(is_staff=True))
+    api_client.force_authenticate(factories.operator_member("admin"))
     _alert(1)
     # The first request of a user also looks up its organization for the API
     # usage counter, then cached: measure warm requests only.
@@ -86,7 +86,7 @@ def test_alert_list_runs_a_constant_number_of_queries(api_client) -> None:
 
 
 def test_alert_status_changes_and_false_positive_rate(api_client) -> None:
-    manager = factories.UserFactory(is_staff=True)
+    manager = factories.operator_member("admin")
     api_client.force_authenticate(manager)
     first, second = _alert(1), _alert(2)
     url = f"{URL}/{first.public_id}/status"
@@ -105,7 +105,7 @@ def test_alert_status_changes_and_false_positive_rate(api_client) -> None:
 
 
 def test_alert_endpoints_are_in_the_schema(api_client) -> None:
-    api_client.force_authenticate(factories.UserFactory(is_staff=True))
+    api_client.force_authenticate(factories.operator_member("admin"))
     schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     assert "/api/compliance/security/alerts" in schema
     assert "/api/compliance/security/alerts/" not in schema.replace("alerts/{public_id}", "")
@@ -120,7 +120,7 @@ def test_alert_page_shows_scored_events_and_why(client) -> None:
         record("auth.sign_in_failed", at(index * 0.1), ip="203.0.113.9", detail={"username": "x"})
     detection_run()
     alert = Alert.objects.get(rule="brute_force_ip")
-    login_with_second_factor(client, factories.UserFactory(is_staff=True))
+    login_with_second_factor(client, factories.operator_member("admin"))
     page = client.get(f"/security/alerts/{alert.public_id}/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -137,7 +137,7 @@ def test_alert_and_incident_pages_run_a_constant_number_of_queries(client) -> No
     from audit.detection.engine import detection_run
     from tests.audit.detection_helpers import at, record
 
-    staff = factories.UserFactory(is_staff=True)
+    staff = factories.operator_member("admin")
     login_with_second_factor(client, staff)
 
     def burst(ip: str, count: int) -> Alert:

@@ -101,7 +101,7 @@ def test_reverse_through_the_api_needs_an_admin(api_client) -> None:
     url = f"/api/compliance/security/containment/{lock.pk}/reverse"
     api_client.force_authenticate(factories.UserFactory())
     assert api_client.post(url).status_code == 403
-    api_client.force_authenticate(factories.UserFactory(is_staff=True))
+    api_client.force_authenticate(factories.operator_member("admin", is_staff=True))
     response = api_client.post(url)
     assert response.status_code == 200 and response.json()["state"] == "reversed"
 

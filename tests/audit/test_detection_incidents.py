@@ -40,7 +40,7 @@ def _alert(first: dt.datetime, created: dt.datetime) -> Alert:
 
 
 def test_incident_from_alert_runs_its_phases_and_closes_after_review() -> None:
-    owner = factories.UserFactory(is_staff=True)
+    owner = factories.operator_member("admin")
     with time_machine.travel(dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC), tick=False):
         alert = _alert(
             dt.datetime(2026, 10, 5, 11, 0, tzinfo=dt.UTC),
@@ -86,7 +86,7 @@ def test_incident_from_alert_runs_its_phases_and_closes_after_review() -> None:
 def test_incident_by_hand_cannot_close_early_and_page_selects_month(
     django_capture_on_commit_callbacks,
 ) -> None:
-    owner = factories.UserFactory(is_staff=True)
+    owner = factories.operator_member("admin")
     with django_capture_on_commit_callbacks(execute=True):
         incident = incidents.incident_open(title="Lost laptop", severity="medium", by=owner)
     [notice] = Notification.objects.filter(recipient=owner, kind="incident_changed")
@@ -103,7 +103,7 @@ def test_incident_by_hand_cannot_close_early_and_page_selects_month(
 
 
 def test_communication_is_sent_from_a_template_and_kept() -> None:
-    owner = factories.UserFactory(is_staff=True, full_name="Rita Owner")
+    owner = factories.operator_member("admin", full_name="Rita Owner")
     incident = incidents.incident_open(title="Credential stuffing", severity="high", by=owner)
     mail.outbox.clear()
     incidents.incident_communication_send(
@@ -162,7 +162,7 @@ def test_account_security_notice_cannot_lose_its_email() -> None:
 
 
 def test_reminders_once_a_day_and_retention_after_90_days() -> None:
-    owner = factories.UserFactory(is_staff=True)
+    owner = factories.operator_member("admin")
     start = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False):
         incidents.incident_open(title="Stale", severity="low", by=owner)
@@ -206,7 +206,7 @@ def test_incident_through_the_api_from_alert_to_close(api_client) -> None:
         "/api/compliance/security/incidents", {"title": "x", "severity": "low"}, format="json"
     )
     assert refused.status_code == 403
-    api_client.force_authenticate(factories.UserFactory(is_staff=True))
+    api_client.force_authenticate(factories.operator_member("admin"))
     created = api_client.post(
         "/api/compliance/security/incidents",
         {"title": "Bastion brute force", "severity": "high", "alert": str(alert.public_id)},

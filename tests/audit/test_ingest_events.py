@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from accounts.models import Permission, Role
 from audit import chain, verification
 from audit.detection.ingest import IngestError, parse_authlog, parse_jsonl
 from audit.models import Alert, ChainHead, IngestedLine, SecurityEvent
@@ -133,8 +134,14 @@ def test_authlog_year_rolls_over_and_time_zone_applies() -> None:
 
 
 def test_ingest_api_needs_permission_and_is_all_or_nothing(api_client) -> None:
-    staff = factories.UserFactory(is_staff=True)
-    api_client.force_authenticate(staff)
+    # No built-in role holds ingest: a custom operator role granted on purpose.
+    collector = factories.operator_member("member")
+    membership = collector.memberships.get()
+    role = Role.objects.create(organization=membership.organization, name="Collector")
+    role.permissions.set(Permission.objects.filter(code="security_events.ingest"))
+    membership.role = role
+    membership.save(update_fields=["role"])
+    api_client.force_authenticate(collector)
     body = {"format": "jsonl", "source": "edge", "lines": _lines(3)}
     response = api_client.post(URL, body, format="json")
     assert response.status_code == 200 and response.json()["added"] == 3
@@ -147,6 +154,9 @@ def test_ingest_api_needs_permission_and_is_all_or_nothing(api_client) -> None:
 
     api_client.force_authenticate(factories.UserFactory())
     assert api_client.post(URL, body, format="json").status_code == 403
+    # Nor does the staff flag alone.
+    api_client.force_authenticate(factories.UserFactory(is_staff=True, is_superuser=True))
+    assert api_client.post(URL, body, format="json").status_code == 403
 
     authlog = {
         "format": "authlog",
@@ -154,6 +164,6 @@ def test_ingest_api_needs_permission_and_is_all_or_nothing(api_client) -> None:
         "year": 2026,
         "lines": ["Mar  1 10:00:00 bastion useradd[9]: new user: name=deploy, UID=1001"],
     }
-    api_client.force_authenticate(staff)
+    api_client.force_authenticate(collector)
     assert api_client.post(URL, authlog, format="json").json()["added"] == 1
     assert SecurityEvent.objects.filter(event_type="host.account_provisioned").count() == 1

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from accounts.services import roles_builtin_ensure
 from compliance.models import Run
 from compliance.runs import checks_run
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, operator_member
 
 pytestmark = pytest.mark.django_db
 
@@ -64,11 +64,21 @@ def test_each_endpoint_answers_a_permitted_member_and_refuses_others(
     assert anonymous.json()["code"] == "not_authenticated"
 
 
-def test_staff_see_the_status_without_a_membership() -> None:
+def test_staff_flag_alone_is_refused_the_operator_admin_role_is_let_in() -> None:
     checks_run()
-    client = APIClient()
-    client.force_authenticate(UserFactory(is_staff=True))
-    assert client.get("/api/compliance/soc2/status").status_code == 200
+    path = "/api/compliance/soc2/status"
+    # The permitted case first: an operator admin reads the status...
+    admin = APIClient()
+    admin.force_authenticate(operator_member("admin"))
+    assert admin.get(path).status_code == 200
+    # ...and the staff flag without a membership gives nothing, as it gives
+    # nothing in the authorization service.
+    for flags in ({"is_staff": True}, {"is_staff": True, "is_superuser": True}):
+        client = APIClient()
+        client.force_authenticate(UserFactory(**flags))
+        refused = client.get(path)
+        assert refused.status_code == 403, flags
+        assert refused.json()["code"] == "permission_denied"
 
 
 def test_expired_or_terminated_members_are_refused(operator_org: Any) -> None:
@@ -189,3 +199,29 @@ def test_controls_endpoint_runs_a_fixed_number_of_queries(officer: APIClient) ->
     with CaptureQueriesContext(connection) as second:
         officer.get("/api/compliance/soc2/controls")
     assert len(first) == len(second) == 10
+
+
+def test_an_api_key_reads_the_soc2_api_only_with_the_controls_view_scope(
+    operator_org: Any,
+) -> None:
+    from accounts.auth.apikeys import api_key_create
+
+    checks_run()
+    user = UserFactory()
+    MembershipFactory(user=user, organization=operator_org, role=roles_builtin_ensure()["admin"])
+
+    def status_with(*scopes: str) -> int:
+        issued = api_key_create(
+            user=user,
+            organization=operator_org,
+            name="-".join(scopes),
+            scopes=list(scopes),
+            created_by=user,
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"ApiKey {issued.raw}")
+        return client.get("/api/compliance/soc2/status").status_code
+
+    # The permitted case first, then the same admin's key without the scope.
+    assert status_with("controls.view") == 200
+    assert status_with("org.view") == 403

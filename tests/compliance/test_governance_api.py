@@ -15,7 +15,7 @@ from audit.models import SecurityEvent
 from compliance import models
 from tests.compliance import governance_factories as gf
 from tests.compliance.governance_factories import UserFactory
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, OrganizationFactory, builtin_role
 
 pytestmark = pytest.mark.django_db
 
@@ -230,8 +230,58 @@ def test_deployment_endpoint_needs_controls_manage(
     refused = client_for(member).post(DEPLOY, payload, format="json")
     assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
 
-    staff = UserFactory(is_staff=True)
-    assert client_for(staff).post(DEPLOY, payload, format="json").status_code == 201
+    # The staff flag alone gives nothing; an operator admin records it.
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    assert client_for(staff).post(DEPLOY, payload, format="json").status_code == 403
+    admin = gf.member(role="admin").user
+    assert client_for(admin).post(DEPLOY, payload, format="json").status_code == 201
+
+
+def _key_post(raw: str, payload: dict[str, str]) -> int:
+    response = APIClient().post(DEPLOY, payload, format="json", HTTP_AUTHORIZATION=f"ApiKey {raw}")
+    return response.status_code
+
+
+def test_the_pipeline_records_a_deployment_with_a_scoped_operator_service_key(
+    manager: models.Membership, approved_change: models.ChangeRequest
+) -> None:
+    from accounts.auth.apikeys import api_key_create, service_api_key_create
+
+    operator = manager.organization
+    payload = {"change": str(approved_change.public_id), "pipeline_run": "ci-7"}
+    scoped = service_api_key_create(
+        admin=manager.user, organization=operator, name="ci", scopes=["controls.manage"]
+    )
+    # The permitted case first: the scoped service key records, and the
+    # record names the service account, not a person.
+    assert _key_post(scoped.raw, payload) == 201
+    deployment = models.Deployment.objects.get(pipeline_run="ci-7")
+    assert deployment.recorded_by_id == scoped.key.user_id
+    assert deployment.recorded_by.full_name == "Service: ci"
+
+    # The same kind of key without the scope is refused...
+    unscoped = service_api_key_create(
+        admin=manager.user, organization=operator, name="reader", scopes=["controls.view"]
+    )
+    assert _key_post(unscoped.raw, {**payload, "pipeline_run": "ci-8"}) == 403
+    # ...and so is a scoped service key of a customer organization.
+    customer = OrganizationFactory()
+    owner = MembershipFactory(organization=customer, role=builtin_role("owner")).user
+    foreign = service_api_key_create(
+        admin=owner, organization=customer, name="ci", scopes=["controls.manage"]
+    )
+    assert _key_post(foreign.raw, {**payload, "pipeline_run": "ci-9"}) == 403
+    # A personal key needs the scope and the role: a member's is refused.
+    member = gf.member(role="member").user
+    personal = api_key_create(
+        user=member,
+        organization=operator,
+        name="mine",
+        scopes=["controls.manage"],
+        created_by=member,
+    )
+    assert _key_post(personal.raw, {**payload, "pipeline_run": "ci-10"}) == 403
+    assert set(models.Deployment.objects.values_list("pipeline_run", flat=True)) == {"ci-7"}
 
 
 def test_deployment_endpoint_validates_its_input(manager: models.Membership) -> None:
@@ -294,12 +344,15 @@ def test_manager_registers_and_reviews_a_risk(manager: models.Membership) -> Non
             "likelihood": 3,
             "impact": 5,
             "owner": str(owner.public_id),
-            "control_codes": ["A1.2", "CC9.1"],
+            "controls": ["CX-BCK-01", "CX-RSK-01"],
         },
         format="json",
     )
     assert created.status_code == 201
     body = created.json()
+    assert body["controls"] == ["CX-BCK-01", "CX-RSK-01"]
+    risk = models.Risk.objects.get(public_id=body["id"])
+    assert {c.code for c in risk.controls.all()} == {"CX-BCK-01", "CX-RSK-01"}
     assert body["score"] == 15 and body["is_high"] and body["treatment"] == ""
     assert body["last_reviewed_at"] is not None
 
@@ -308,6 +361,15 @@ def test_manager_registers_and_reviews_a_risk(manager: models.Membership) -> Non
         url, {"treatment": "mitigate", "treatment_plan": "Copy to a second region."}, "json"
     )
     assert reviewed.status_code == 200 and reviewed.json()["treatment"] == "mitigate"
+    # A review that names no controls keeps the links; one that does replaces them.
+    assert reviewed.json()["controls"] == ["CX-BCK-01", "CX-RSK-01"]
+    relinked = client.post(url, {"controls": ["CX-BCK-01"]}, "json")
+    assert relinked.status_code == 200 and relinked.json()["controls"] == ["CX-BCK-01"]
+    # The links are followed by the audit trail like any other field.
+    from audit.models import AuditLogEntry
+
+    entries = AuditLogEntry.objects.filter(object_pk=str(risk.pk))
+    assert any("controls" in str(entry.changes) for entry in entries)
     from compliance.governance import checks
 
     assert checks.risks_high_treated_and_reviewed().status == "pass"
@@ -321,12 +383,52 @@ def test_risk_input_is_validated_field_by_field(manager: models.Membership) -> N
             "likelihood": 6,
             "impact": 0,
             "owner": str(UserFactory().public_id),
-            "control_codes": ["drop table"],
+            # A criterion code is not a control, and neither is anything else.
+            "controls": ["CC3.2", "drop table"],
         },
         format="json",
     )
     assert response.status_code == 400
-    assert set(response.json()["fields"]) == {"likelihood", "impact", "control_codes"}
+    assert set(response.json()["fields"]) == {"likelihood", "impact", "controls"}
+
+
+def test_an_api_key_reaches_the_registers_only_within_its_scopes(
+    manager: models.Membership,
+) -> None:
+    from accounts.auth.apikeys import api_key_create
+
+    admin = manager.user
+    risk = gf.RiskFactory()
+    url = f"{BASE}/risks/{risk.public_id}/review"
+
+    def key(*scopes: str) -> str:
+        return api_key_create(
+            user=admin,
+            organization=manager.organization,
+            name="-".join(scopes) or "none",
+            scopes=list(scopes),
+            created_by=admin,
+        ).raw
+
+    def call(raw: str, method: str, path: str) -> int:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"ApiKey {raw}")
+        if method == "post":
+            return client.post(path, {"treatment": "accept"}, format="json").status_code
+        return client.get(path).status_code
+
+    # The permitted cases first: the admin's key scoped to manage writes and
+    # reads, one scoped to view reads.
+    manage, view = key("controls.manage"), key("controls.view")
+    assert call(manage, "post", url) == 200
+    assert call(manage, "get", f"{BASE}/risks") == 200
+    assert call(view, "get", f"{BASE}/risks") == 200
+    # The same admin's key outside those scopes is refused, and a view key
+    # does not write, although the admin's role would allow both.
+    assert call(view, "post", url) == 403
+    other = key("org.view")
+    assert call(other, "get", f"{BASE}/risks") == 403
+    assert call(other, "post", url) == 403
 
 
 def test_risk_writes_need_controls_manage() -> None:

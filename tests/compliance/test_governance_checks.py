@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -240,18 +242,99 @@ def test_sensitive_vendor_without_any_report_fails() -> None:
     assert "no compliance report" in result.failing[0]["reason"]
 
 
-def test_disclosure_without_consent_reference_fails_and_passes_once_named() -> None:
-    vendor = gf.VendorFactory()
+def _purpose_granted_by(people: list[object], at: object, code: str = "support") -> object:
+    from compliance.privacy.consent import consent_purpose_publish
+
+    version = consent_purpose_publish(code=code, name=code, text="We share support cases.")
+    for person in people:
+        models.ConsentRecord.objects.create(
+            user=person,
+            purpose=version.purpose,
+            version=version,
+            decision=models.ConsentRecord.Decision.GRANTED,
+            recorded_at=at,
+        )
+    return version.purpose
+
+
+def test_disclosure_passes_only_when_enough_people_had_granted_its_purpose() -> None:
+    now = timezone.now()
+    people = [gf.member().user for _ in range(3)]
+    purpose = _purpose_granted_by(people, now - dt.timedelta(days=10))
     disclosure = models.DataDisclosure.objects.create(
-        vendor=vendor, data_categories="e-mail", purpose="support", consent_reference=" "
+        vendor=gf.VendorFactory(),
+        data_categories="e-mail",
+        purpose="support",
+        subject_count=3,
+        consent_purpose=purpose,
+        disclosed_at=now - dt.timedelta(days=5),
+    )
+    # The permitted case first: three people disclosed, three had granted.
+    assert checks.vendor_disclosures_backed_by_consent().status == "pass"
+
+    # One withdrew before the disclosure: only two covered it.
+    models.ConsentRecord.objects.create(
+        user=people[0],
+        purpose=purpose,
+        version=purpose.versions.get(),
+        decision=models.ConsentRecord.Decision.WITHDRAWN,
+        recorded_at=now - dt.timedelta(days=7),
     )
     result = checks.vendor_disclosures_backed_by_consent()
     assert result.status == "fail"
     assert result.failing[0]["disclosure"] == str(disclosure.public_id)
+    assert "3 people disclosed, 2 had granted support" in result.failing[0]["reason"]
 
-    disclosure.consent_reference = "consent:support-sharing-v2"
-    disclosure.save()
+    # A grant recorded after the disclosure does not cover it...
+    models.ConsentRecord.objects.create(
+        user=people[0],
+        purpose=purpose,
+        version=purpose.versions.get(),
+        decision=models.ConsentRecord.Decision.GRANTED,
+        recorded_at=now - dt.timedelta(days=1),
+    )
+    assert checks.vendor_disclosures_backed_by_consent().status == "fail"
+    # ...and one given again before it does.
+    models.ConsentRecord.objects.filter(recorded_at=now - dt.timedelta(days=1)).update(
+        recorded_at=now - dt.timedelta(days=6)
+    )
     assert checks.vendor_disclosures_backed_by_consent().status == "pass"
+
+
+def test_disclosure_without_a_consent_purpose_fails() -> None:
+    disclosure = models.DataDisclosure.objects.create(
+        vendor=gf.VendorFactory(),
+        data_categories="e-mail",
+        purpose="support",
+        consent_reference="filed with legal",
+    )
+    result = checks.vendor_disclosures_backed_by_consent()
+    assert result.status == "fail"
+    assert result.failing[0] == {
+        "disclosure": str(disclosure.public_id),
+        "vendor": disclosure.vendor.name,
+        "disclosed_at": disclosure.disclosed_at.isoformat(),
+        "reason": "no consent purpose named",
+    }
+
+
+def test_the_disclosure_check_runs_the_same_queries_whatever_the_rows() -> None:
+    purpose = _purpose_granted_by([gf.member().user], timezone.now() - dt.timedelta(days=9))
+    vendor = gf.VendorFactory()
+
+    def disclose() -> None:
+        models.DataDisclosure.objects.create(
+            vendor=vendor, data_categories="e-mail", purpose="x", consent_purpose=purpose
+        )
+
+    disclose()
+    with CaptureQueriesContext(connection) as one:
+        checks.vendor_disclosures_backed_by_consent()
+    for _ in range(5):
+        disclose()
+    with CaptureQueriesContext(connection) as six:
+        checks.vendor_disclosures_backed_by_consent()
+    assert len(one) == len(six)
 
 
 # --- Risks -------------------------------------------------------------------

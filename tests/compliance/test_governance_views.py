@@ -49,7 +49,8 @@ def _add_rows(index: int) -> None:
         signed_on=timezone.now().date(),
         renewal_on=timezone.now().date() + dt.timedelta(days=9),
     )
-    gf.RiskFactory(owner=owner, control_codes=["CC3.2"])
+    risk = gf.RiskFactory(owner=owner)
+    risk.controls.set(models.Control.objects.filter(code__in=["CX-RSK-01", "CX-MON-01"]))
     change = gf.ChangeFactory(author=owner)
     models.Deployment.objects.create(change=change, deployed_at=gf.days_ago(1))
     plan = gf.PlanFactory(owner=owner)
@@ -62,9 +63,9 @@ def _add_rows(index: int) -> None:
         conducted_by=owner,
     )
     models.EmergencyContact.objects.create(plan=plan, name="On call", role="SRE", phone="1")
-    gf.FindingFactory(owner=owner)
+    gf.FindingFactory(owner=owner, control=models.Control.objects.get(code="CX-ATH-01"))
     models.Walkthrough.objects.create(
-        control_code="CC6.1",
+        control=models.Control.objects.get(code="CX-ATH-01"),
         auditor_name="A. Auditor",
         presenter=owner,
         scheduled_at=gf.days_ago(0),

@@ -9,9 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from compliance import models
 from compliance.catalog import catalog_ensure
 from compliance.models import Control, ControlScore, CriterionScore, JobRun, Run
 from compliance.readiness import readiness_for_window
+from tests.compliance import governance_factories as gf
 
 pytestmark = pytest.mark.django_db
 
@@ -102,22 +104,75 @@ def test_a_fully_covered_window_is_ready() -> None:
     rows += [
         JobRun(job="backup", started_at=at(d, h), status="done") for d in days for h in range(24)
     ]
-    for key in (
-        "accounts.access_review_start",
-        "compliance.training_refresher",
-        "compliance.dr_test",
-    ):
-        rows += [
-            JobRun(job=key, started_at=at(date(2026, 9, 15)), status="done"),
-            JobRun(job=key, started_at=at(date(2026, 10, 15)), status="done"),
-        ]
+    rows += [
+        JobRun(job="accounts.access_review_start", started_at=at(d), status="done")
+        for d in (date(2026, 9, 15), date(2026, 10, 15))
+    ]
     JobRun.objects.bulk_create(rows)
+    # The refresher and the DR test are recorded in the registers.
+    _refresher_completed(at(date(2026, 10, 1)))
+    _dr_test_performed(at(date(2026, 11, 20)))
 
     report = readiness_for_window(start, end, now=NOW)
     assert report["blockers"] == []
     assert report["ready"] is True
     assert all(row["share"] == 1.0 for row in report["criteria"])
     assert all(row["missed"] == 0 for row in report["recurring"])
+
+
+def _refresher_completed(when: datetime) -> None:
+    module = gf.TrainingModuleFactory(kind=models.TrainingModule.Kind.ANNUAL_REFRESHER)
+    models.TrainingCompletion.objects.create(
+        module=module, user=gf.member().user, completed_at=when
+    )
+
+
+def _dr_test_performed(when: datetime) -> None:
+    plan = gf.PlanFactory()
+    models.DisasterRecoveryTest.objects.create(
+        plan=plan,
+        kind=models.DisasterRecoveryTest.Kind.TABLETOP,
+        performed_at=when,
+        measured_rto_minutes=120,
+        measured_rpo_minutes=30,
+        conducted_by=plan.owner,
+    )
+
+
+def test_training_and_dr_occurrences_come_from_the_registers() -> None:
+    start, end = date(2025, 6, 1), date(2026, 12, 3)
+    full_run(end)
+    # A JobRun under the old placeholder key counts for nothing: no job runs it.
+    JobRun.objects.create(job="compliance.dr_test", started_at=at(date(2026, 3, 1)), status="done")
+    # Onboarding completions are not the refresher.
+    onboarding = gf.TrainingModuleFactory(kind=models.TrainingModule.Kind.ONBOARDING)
+    models.TrainingCompletion.objects.create(
+        module=onboarding, user=gf.member().user, completed_at=at(date(2025, 7, 1))
+    )
+    _refresher_completed(at(date(2026, 2, 10)))
+    _refresher_completed(at(date(2026, 4, 10)))  # the same year: one occurrence
+    _dr_test_performed(at(date(2025, 9, 1)))
+
+    with CaptureQueriesContext(connection) as counted:
+        report = readiness_for_window(start, end, now=NOW)
+    recurring = {row["job"]: row for row in report["recurring"]}
+    training = recurring["compliance.training_refresher"]
+    assert (training["expected"], training["recorded"]) == (2, 1)
+    assert training["misses"] == [{"date": "2025"}]
+    dr = recurring["compliance.dr_test"]
+    assert (dr["expected"], dr["recorded"]) == (2, 1)
+    assert dr["misses"] == [{"date": "2026"}]
+    assert "Annual disaster recovery test: 1 missed occurrence(s)" in report["blockers"]
+
+    # More rows, the same queries.
+    for month in (5, 6, 7):
+        _refresher_completed(at(date(2026, month, 1)))
+        _dr_test_performed(at(date(2026, month, 2)))
+    with CaptureQueriesContext(connection) as more:
+        report = readiness_for_window(start, end, now=NOW)
+    recurring = {row["job"]: row for row in report["recurring"]}
+    assert recurring["compliance.dr_test"]["missed"] == 0
+    assert len(more) == len(counted)
 
 
 def test_a_failing_control_in_the_latest_run_blocks() -> None:

@@ -17,7 +17,9 @@ from django.utils import timezone
 from accounts.models import Role, User
 from cloudexpress import requestcontext
 from compliance import models
+from compliance.catalog import catalog_ensure
 from compliance.governance import selectors, services
+from compliance.privacy.consent import consent_purpose_publish
 
 OFFICER = "officer@cloudexpress.test"
 OWNER = "owner@cloudexpress.test"
@@ -73,6 +75,8 @@ class Command(BaseCommand):
             raise CommandError("Run seed_demo first: the demo users are missing.")
 
         with requestcontext.system_job("seed_governance"), transaction.atomic():
+            # Risks, findings and walkthroughs link to the engine's controls.
+            catalog_ensure()
             self._policies(users)
             self._training(users)
             self._vendors(users)
@@ -273,29 +277,56 @@ class Command(BaseCommand):
             summary="Misrouted bounce notifications for two hours; no content exposed.",
             defaults={"severity": "low", "notified_at": _ago(70), "resolved_at": _ago(69)},
         )
+        # The demo's people granted the two purposes before the disclosures.
+        people = list(User.objects.filter(email__endswith="@cloudexpress.test"))
+        purposes = {}
+        for code, name in (
+            ("billing-terms", "Billing through the payment processor"),
+            ("account-notices", "Account notices sent by the mail relay"),
+        ):
+            purpose = models.ConsentPurpose.objects.filter(code=code).first()
+            if purpose is None:
+                purpose = consent_purpose_publish(
+                    code=code, name=name, text=f"We share what {name.lower()} needs."
+                ).purpose
+                version = purpose.versions.get()
+                models.ConsentRecord.objects.bulk_create(
+                    models.ConsentRecord(
+                        user=person,
+                        purpose=purpose,
+                        version=version,
+                        decision=models.ConsentRecord.Decision.GRANTED,
+                        recorded_at=_ago(20),
+                    )
+                    for person in people
+                )
+            purposes[code] = purpose
         disclosures = (
             (
                 "PayFlow",
                 "Billing contact names and e-mail",
                 "Payment processing",
+                "billing-terms",
                 "consent:billing-terms-2026",
             ),
             (
                 "MailRelay",
                 "E-mail addresses",
                 "Sending account notices",
+                "account-notices",
                 "consent:account-notices-v3",
             ),
-            # No consent named: fails the disclosure check.
-            ("HelpDesk Cloud", "Names and support history", "Outsourced support trial", ""),
+            # No consent purpose named: fails the disclosure check.
+            ("HelpDesk Cloud", "Names and support history", "Outsourced support trial", "", ""),
         )
-        for vendor_name, data, purpose, consent in disclosures:
+        for vendor_name, data, purpose, code, consent in disclosures:
             models.DataDisclosure.objects.get_or_create(
                 vendor=models.Vendor.objects.get(name=vendor_name),
                 purpose=purpose,
                 defaults={
                     "data_categories": data,
-                    "subject_count": 120,
+                    "subject_count": len(people),
+                    "consent_purpose": purposes.get(code),
                     "consent_reference": consent,
                     "recorded_by": officer,
                     "disclosed_at": _ago(15),
@@ -314,7 +345,7 @@ class Command(BaseCommand):
                 4,
                 "mitigate",
                 "Lockout, MFA and rate limits on sign-in.",
-                ["CC6.1", "CC6.6"],
+                ["CX-ATH-01", "CX-THR-01"],
                 20,
             ),
             (
@@ -324,7 +355,7 @@ class Command(BaseCommand):
                 5,
                 "mitigate",
                 "Hourly backups restored monthly; standby in a second region.",
-                ["A1.2"],
+                ["CX-BCK-01"],
                 30,
             ),
             (
@@ -334,7 +365,7 @@ class Command(BaseCommand):
                 3,
                 "transfer",
                 "DPA with breach notification; cyber insurance.",
-                ["CC9.2"],
+                ["CX-VEN-01"],
                 40,
             ),
             (
@@ -344,7 +375,7 @@ class Command(BaseCommand):
                 4,
                 "mitigate",
                 "Least privilege, audit trail, access reviews.",
-                ["CC6.3", "C1.1"],
+                ["CX-ACC-04", "CX-CON-01"],
                 25,
             ),
             (
@@ -354,7 +385,7 @@ class Command(BaseCommand):
                 4,
                 "mitigate",
                 "Weekly dependency updates through change management.",
-                ["CC8.1"],
+                ["CX-CHG-01"],
                 10,
             ),
             (
@@ -364,11 +395,11 @@ class Command(BaseCommand):
                 3,
                 "mitigate",
                 "Security awareness training and phishing drills.",
-                ["CC2.2"],
+                ["CX-COM-01"],
                 60,
             ),
             # High and untreated: fails the risk check.
-            ("Ransomware encrypting backups", "Availability", 3, 5, "", "", ["A1.2"], 15),
+            ("Ransomware encrypting backups", "Availability", 3, 5, "", "", ["CX-BCK-01"], 15),
             # High and past its 90-day review: fails the risk check.
             (
                 "Key compromise of the encryption master key",
@@ -377,12 +408,12 @@ class Command(BaseCommand):
                 5,
                 "mitigate",
                 "Keys in a KMS with rotation.",
-                ["CC6.1"],
+                ["CX-ATH-01"],
                 200,
             ),
         )
         for title, category, likelihood, impact, treatment, plan, controls, reviewed in risks:
-            models.Risk.objects.get_or_create(
+            risk, created = models.Risk.objects.get_or_create(
                 title=title,
                 defaults={
                     "category": category,
@@ -390,11 +421,12 @@ class Command(BaseCommand):
                     "impact": impact,
                     "treatment": treatment,
                     "treatment_plan": plan,
-                    "control_codes": controls,
                     "owner": users[SECURITY],
                     "last_reviewed_at": _ago(reviewed),
                 },
             )
+            if created:
+                risk.controls.set(models.Control.objects.filter(code__in=controls))
 
     # --- Changes -------------------------------------------------------------
 
@@ -498,17 +530,17 @@ class Command(BaseCommand):
         )
         if created:
             findings = (
-                ("Two admins without MFA", "high", "CC6.1", 28, 14, 20),
-                ("Access review finished late", "medium", "CC6.2", 28, 30, 10),
+                ("Two admins without MFA", "high", "CX-ATH-01", 28, 14, 20),
+                ("Access review finished late", "medium", "CX-ACC-04", 28, 30, 10),
                 # Open and past due: shows in the KPI as overdue.
-                ("Backup restore not documented", "medium", "A1.3", 28, 21, None),
+                ("Backup restore not documented", "medium", "CX-BCK-01", 28, 21, None),
             )
             for title, severity, control, opened, due, closed in findings:
                 models.AuditFinding.objects.create(
                     audit=quarterly,
                     title=title,
                     severity=severity,
-                    control_code=control,
+                    control=models.Control.objects.get(code=control),
                     owner=users[SECURITY],
                     opened_at=_ago(opened),
                     due_on=(timezone.now() - timedelta(days=opened - due)).date(),
@@ -538,14 +570,14 @@ class Command(BaseCommand):
             },
         )
         walkthroughs = (
-            ("CC6.1", "held", -20, "Showed MFA enforcement and the lockout settings."),
-            ("CC8.1", "held", -19, "Walked a change from request to deployment."),
-            ("A1.2", "scheduled", 7, ""),
+            ("CX-ATH-01", "held", -20, "Showed MFA enforcement and the lockout settings."),
+            ("CX-CHG-01", "held", -19, "Walked a change from request to deployment."),
+            ("CX-BCK-01", "scheduled", 7, ""),
         )
         for code, status, days, record in walkthroughs:
             scheduled = timezone.now() + timedelta(days=days)
             models.Walkthrough.objects.get_or_create(
-                control_code=code,
+                control=models.Control.objects.get(code=code),
                 defaults={
                     "auditor_name": "Arthur Auditor",
                     "presenter": users[SECURITY],
