@@ -415,7 +415,17 @@ def test_the_dry_run_reports_and_deletes_nothing() -> None:
 # --- Certificate -----------------------------------------------------------------
 
 
-def test_the_certificate_hashes_the_sorted_deleted_identifiers_and_renders_as_pdf() -> None:
+def _runs(keys: list[int]) -> list[tuple[int, int]]:
+    runs: list[list[int]] = []
+    for key in keys:
+        if runs and key == runs[-1][1] + 1:
+            runs[-1][1] = key
+        else:
+            runs.append([key, key])
+    return [(first, last) for first, last in runs]
+
+
+def test_the_certificate_hashes_the_deleted_identifiers_as_key_runs_and_renders_as_pdf() -> None:
     import io
 
     from pypdf import PdfReader
@@ -433,8 +443,11 @@ def test_the_certificate_hashes_the_sorted_deleted_identifiers_and_renders_as_pd
     run = run_now()
     certificate = DeletionCertificate.objects.get(run=run)
 
-    lines = sorted(f"security_events:{e.pk}" for e in events)
-    lines = sorted(lines + [f"usage_data:{usage.pk}"])
+    # Maximal runs of consecutive keys, one line each, data types by name.
+    lines = [
+        f"security_events:{first}-{last}" for first, last in _runs(sorted(e.pk for e in events))
+    ]
+    lines.append(f"usage_data:{usage.pk}-{usage.pk}")
     expected = hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
     assert certificate.identifier_count == 5
     assert certificate.identifiers_sha256 == expected
