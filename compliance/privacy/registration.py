@@ -11,6 +11,7 @@ def register() -> None:
         ConsentPurpose,
         ConsentPurposeVersion,
         DataSubjectRequest,
+        EncryptionKey,
         LegalHold,
         PrivacyNotice,
         RetentionPolicy,
@@ -25,6 +26,8 @@ def register() -> None:
         PrivacyNotice,
         # A request's status and deadline are what an auditor samples.
         DataSubjectRequest,
+        # When a key was created, activated and retired: the rotation trail.
+        EncryptionKey,
     ):
         if not auditlog.contains(model):
             auditlog.register(model)

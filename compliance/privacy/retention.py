@@ -164,6 +164,13 @@ def _expired(target: Target, cutoff: datetime) -> models.QuerySet[Any]:
     ).order_by()
 
 
+def expired_unheld(target: Target, cutoff: datetime, holds: ActiveHolds) -> models.QuerySet[Any]:
+    """Rows of ``target`` past ``cutoff`` that no user or organization hold keeps."""
+    expired = _expired(target, cutoff)
+    held = _held_q(target, holds)
+    return expired.exclude(held) if held is not None else expired
+
+
 def _chain_barrier(target: Target, cutoff: datetime, holds: ActiveHolds) -> int | None:
     """Return the seq of the first row that must stay, or None if none must."""
     model = target.model()
