@@ -25,6 +25,7 @@ from compliance.models import (
 from compliance.privacy import classification, consent, usage
 from compliance.privacy.archive import archive_write
 from tests import factories
+from tests.compliance.privacy_support import operator_member
 
 pytestmark = pytest.mark.django_db
 
@@ -112,10 +113,21 @@ def test_the_notice_page_shows_what_changed_since_the_version_read(web, user) ->
 
 
 def test_access_by_classification() -> None:
-    member = factories.MembershipFactory().user
-    auditor = factories.MembershipFactory(role=factories.builtin_role("auditor")).user
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    # The privacy programme is the operator's: its members' roles decide,
+    # through accounts.authorization.
+    operator = factories.OrganizationFactory(is_operator=True)
+
+    def member_of(kind: str, organization=operator):
+        return factories.MembershipFactory(
+            organization=organization, role=factories.builtin_role(kind)
+        ).user
+
+    member = member_of("member")
+    auditor = member_of("auditor")
+    admin = member_of("admin")
     outsider = factories.UserFactory()
+    # An admin of a customer organization holds nothing in the operator's.
+    customer_admin = member_of("admin", factories.OrganizationFactory())
 
     allows = classification.classification_allows
     assert allows(None, Classification.PUBLIC)
@@ -129,6 +141,7 @@ def test_access_by_classification() -> None:
     assert allows(admin, Classification.RESTRICTED) and not allows(
         auditor, Classification.RESTRICTED
     )
+    assert not allows(customer_admin, Classification.INTERNAL)
     # Restricted data about a person is open to that person.
     assert allows(member, Classification.RESTRICTED, owner=member)
 
@@ -216,7 +229,7 @@ def test_archive_retrieval_needs_an_authorised_person_and_is_audited(settings, t
     )
     raw = next(tmp_path.rglob("*.enc")).read_bytes()
     assert b"sign_in_failed" not in raw
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    admin = operator_member("admin")
     member = factories.MembershipFactory().user
     out = tmp_path / "rows.jsonl"
 

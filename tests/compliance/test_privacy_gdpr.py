@@ -27,7 +27,7 @@ from compliance.privacy import consent, gdpr
 from compliance.privacy.holds import legal_hold_place
 from compliance.privacy.profile import profile_correct
 from tests import factories
-from tests.compliance.privacy_support import assert_chain_verifies
+from tests.compliance.privacy_support import assert_chain_verifies, operator_member
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ IPS = ("203.0.113.77", "2001:db8::7777")
 
 @pytest.fixture
 def privacy_officer(db) -> User:
-    return factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    return operator_member("admin")
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from compliance.privacy.archive import archive_read
 from compliance.privacy.holds import legal_hold_place, legal_hold_release
 from compliance.privacy.policies import retention_policies_ensure
 from tests import factories
-from tests.compliance.privacy_support import assert_chain_verifies
+from tests.compliance.privacy_support import assert_chain_verifies, operator_member
 
 pytestmark = pytest.mark.django_db
 
@@ -474,7 +474,7 @@ def test_the_certificate_renderer_refuses_every_url() -> None:
 
 def test_policy_list_and_execute_need_their_permissions(api_client) -> None:
     member = factories.MembershipFactory().user
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    admin = operator_member("admin")
 
     api_client.force_authenticate(admin)
     listed = api_client.get("/api/compliance/retention/policy")
@@ -492,7 +492,7 @@ def test_policy_list_and_execute_need_their_permissions(api_client) -> None:
 
 
 def test_execute_runs_and_returns_the_run_with_its_certificate(api_client) -> None:
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    admin = operator_member("admin")
     event = event_at(NOW - relativedelta(years=8))
     event_at(NOW - timedelta(days=1))
     api_client.force_authenticate(admin)
