@@ -142,20 +142,21 @@ class GdprExportView(APIView):
 
 
 class GdprDeleteView(APIView):
-    @extend_schema(responses={200: dict})
+    """Ask for an erasure: 202 with the four-eyes approval that will run it,
+    or 409 at once under a legal hold."""
+
+    @extend_schema(responses={202: dict})
     def delete(self, request: Request, public_id: Any) -> Response:
         subject = _subject(request, public_id, own_allowed=False)
         assert isinstance(request.user, User)
         dsr = gdpr.gdpr_erasure_request(subject=subject, requested_by=request.user)
-        certificate = DeletionCertificate.objects.get(request=dsr)
         return Response(
             {
                 "request": str(dsr.public_id),
                 "status": dsr.status,
-                "response_seconds": dsr.response_seconds,
-                "certificate": str(certificate.public_id),
-                "counts": dsr.outcome.get("counts", {}),
-            }
+                "approval": dsr.outcome.get("approval"),
+            },
+            status=status.HTTP_202_ACCEPTED,
         )
 
 

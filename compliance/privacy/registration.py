@@ -17,6 +17,9 @@ def register() -> None:
         RetentionPolicy,
     )
     from compliance.privacy import admin, tasks  # noqa: F401  (registers admin pages and tasks)
+    from compliance.privacy.gdpr import erasure_approval_register
+
+    erasure_approval_register()
 
     for model in (
         RetentionPolicy,

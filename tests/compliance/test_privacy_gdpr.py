@@ -13,7 +13,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import User, UserSession
+from accounts.models import ApprovalRequest, User, UserSession
+from accounts.services.approvals import approval_approve, approval_refuse
 from audit.models import AuditLogEntry, SecurityEvent
 from audit.services import security_event_record
 from cloudexpress import requestcontext
@@ -180,8 +181,15 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
 
     api_client.force_authenticate(privacy_officer)
     response = api_client.delete(f"/api/compliance/gdpr/delete/{subject.public_id}")
-    assert response.status_code == 200, response.content
-    body = response.json()
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "awaiting_approval"
+    # Nothing is erased before a second person approves.
+    assert {(t, c) for t, c, _ in _find_everywhere(needles)} == before
+    approval = ApprovalRequest.objects.get(public_id=response.json()["approval"])
+    assert approval.kind == ApprovalRequest.Kind.DATA_ERASURE
+    approval = approval_approve(approval=approval, decided_by=operator_member("admin"))
+    assert approval.status == ApprovalRequest.Status.EXECUTED, approval.error
+    body = approval.result
 
     assert _find_everywhere(needles) == []
     # The records stay, pseudonymous, and the chains still verify.
@@ -243,10 +251,55 @@ def test_erasure_needs_privacy_manage_and_is_not_self_service(api_client, subjec
     assert subject.email == EMAIL
 
 
+def _erase(subject: User, requested_by: User) -> DataSubjectRequest:
+    request = gdpr.gdpr_erasure_request(subject=subject, requested_by=requested_by)
+    approval = ApprovalRequest.objects.get(public_id=request.outcome["approval"])
+    approval_approve(approval=approval, decided_by=operator_member("admin"))
+    request.refresh_from_db()
+    return request
+
+
+def test_erasure_waits_for_a_second_person_and_a_refusal_closes_the_request(
+    privacy_officer, subject
+) -> None:
+    from cloudexpress.api.exceptions import ServiceError
+
+    request = gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    approval = ApprovalRequest.objects.get(public_id=request.outcome["approval"])
+    # The requester cannot approve their own erasure.
+    with pytest.raises(ServiceError) as refused:
+        approval_approve(approval=approval, decided_by=privacy_officer)
+    assert refused.value.get_codes() == "self_approval"
+    subject.refresh_from_db()
+    assert subject.email == EMAIL
+
+    approval_refuse(approval=approval, decided_by=operator_member("admin"), note="no")
+    request.refresh_from_db()
+    subject.refresh_from_db()
+    assert request.status == "refused" and request.outcome["code"] == "approval_refused"
+    assert subject.email == EMAIL
+
+
+def test_a_hold_placed_while_the_approval_waits_stops_the_erasure(
+    privacy_officer, subject
+) -> None:
+    request = gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    legal_hold_place(owner=privacy_officer, reason="new claim", user=subject)
+    approval = ApprovalRequest.objects.get(public_id=request.outcome["approval"])
+
+    approval = approval_approve(approval=approval, decided_by=operator_member("admin"))
+
+    assert approval.result["refused"] == "legal_hold"
+    request.refresh_from_db()
+    subject.refresh_from_db()
+    assert request.status == "refused" and request.outcome["code"] == "legal_hold"
+    assert subject.email == EMAIL
+
+
 def test_a_second_erasure_is_refused(privacy_officer, subject) -> None:
     from cloudexpress.api.exceptions import ServiceError
 
-    gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    assert _erase(subject, privacy_officer).status == "completed"
     with pytest.raises(ServiceError) as refused:
         gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
     assert refused.value.get_codes() == "already_erased"
