@@ -79,16 +79,6 @@ def _line(section: str, record: Any) -> bytes:
     )
 
 
-def _api_key_models() -> list[type[models.Model]]:
-    """API-key models of the accounts app, found by name once they exist."""
-    found = []
-    for model in apps.get_app_config("accounts").get_models():
-        name = model.__name__.lower()
-        if "apikey" in name or "api_key" in model._meta.db_table:
-            found.append(model)
-    return found
-
-
 _SECRET_PARTS = ("hash", "secret", "token", "password", "seed", "digest")
 
 
@@ -130,6 +120,9 @@ def subject_export_lines(
                 "memberships",
                 "sessions",
                 "api_keys",
+                "mfa_devices",
+                "backup_codes",
+                "approvals",
                 "consents",
                 "privacy_notices",
                 "requests",
@@ -161,19 +154,46 @@ def subject_export_lines(
     )
     for record in sessions.iterator(chunk_size=EXPORT_CHUNK):
         yield from emit("sessions", record)
-    for model in _api_key_models():
-        user_fields = [
-            f.name
-            for f in model._meta.concrete_fields
-            if isinstance(f, models.ForeignKey) and f.related_model is User
-        ]
-        if not user_fields:
-            continue
-        keys = model._default_manager.filter(**{user_fields[0]: user}).values(
-            *_metadata_fields(model)
+    from accounts.models import ApiKey, ApprovalRequest, BackupCode, TOTPDevice
+
+    # Metadata only: never a seed, a hash or a secret.
+    keys = ApiKey.objects.filter(user=user).values(
+        "public_id",
+        "name",
+        "kind",
+        "organization__name",
+        "prefix",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "last_used_ip",
+    )
+    for record in keys.iterator(chunk_size=EXPORT_CHUNK):
+        yield from emit("api_keys", record)
+    devices = TOTPDevice.objects.filter(user=user).values(
+        "name", "confirmed", "created_at", "confirmed_at"
+    )
+    for record in devices.iterator(chunk_size=EXPORT_CHUNK):
+        yield from emit("mfa_devices", record)
+    yield from emit("backup_codes", {"remaining": BackupCode.objects.filter(user=user).count()})
+    approvals = (
+        ApprovalRequest.objects.filter(Q(requested_by=user) | Q(decided_by=user))
+        .order_by("requested_at", "pk")
+        .values(
+            "public_id",
+            "kind",
+            "status",
+            "summary",
+            "requested_by_id",
+            "requested_at",
+            "decided_at",
         )
-        for record in keys.iterator(chunk_size=EXPORT_CHUNK):
-            yield from emit("api_keys", record)
+    )
+    for record in approvals.iterator(chunk_size=EXPORT_CHUNK):
+        role = "requested" if record.pop("requested_by_id") == user.pk else "decided"
+        yield from emit("approvals", {**record, "role": role})
     consents = ConsentRecord.objects.filter(user=user).values(
         "purpose__code", "version__version", "decision", "recorded_at"
     )
@@ -359,12 +379,43 @@ def _erase_third_party(user: User, texts: set[str], addresses: set[str]) -> dict
     return counts
 
 
-def _scrub_related(user: User, texts: set[str], addresses: set[str]) -> int:
-    """Scrub the text of every other row that points at the user.
-
-    TODO(merge): once MFA devices, API keys and approvals land, give each its
-    own erasure step (delete devices, revoke keys) instead of a scrub.
+def _erase_credentials(user: User) -> dict[str, int]:
+    """Erasure's steps for what the person could act with: second factors
+    deleted (their seeds are personal and useless once the person is gone),
+    API keys revoked and stripped of the address they were last used from,
+    and approvals the person asked for and nobody decided cancelled. Run
+    before the trail is pseudonymised, so the events these write about the
+    person are pseudonymised with the rest. Decided approvals stay: they
+    prove who approved what, and point at the pseudonymous user row.
     """
+    from accounts.auth.mfa import mfa_reset
+    from accounts.models import ApiKey, ApprovalRequest, BackupCode, TOTPDevice
+    from accounts.services.approvals import approval_cancel
+
+    devices = TOTPDevice.objects.filter(user=user).count()
+    codes = BackupCode.objects.filter(user=user).count()
+    mfa_reset(user=user)
+    keys = ApiKey.objects.filter(user=user)
+    revoked = keys.filter(revoked_at=None).update(revoked_at=timezone.now())
+    keys.update(last_used_ip=None)
+    cancelled = 0
+    for approval in ApprovalRequest.objects.filter(
+        requested_by=user, status=ApprovalRequest.Status.PENDING
+    ):
+        approval_cancel(approval=approval, reason="requester's data erased")
+        cancelled += 1
+    return {
+        "mfa_devices_deleted": devices,
+        "backup_codes_deleted": codes,
+        "api_keys_revoked": revoked,
+        "approvals_cancelled": cancelled,
+    }
+
+
+def _scrub_related(user: User, texts: set[str], addresses: set[str]) -> int:
+    """Scrub the text of every other row that points at the user (the
+    credential tables have their own steps above; this catches the rest,
+    including tables added later)."""
     pattern = _scrubber(texts | addresses)
     if pattern is None:
         return 0
@@ -419,6 +470,8 @@ def subject_erase(*, user: User, reason: str) -> dict[str, Any]:
     identifiers += [f"session:{key}" for key in session_keys]
     UserSession.objects.filter(user=user).delete()
 
+    credentials = _erase_credentials(user)
+
     # The audit area's own erasure of the trail: personal columns replaced by
     # a pseudonym, salts cleared and their seqs recorded, so audit_verify
     # still passes.
@@ -449,6 +502,7 @@ def subject_erase(*, user: User, reason: str) -> dict[str, Any]:
 
     counts = {
         "sessions_deleted": len(session_keys),
+        **credentials,
         **{k: int(v) for k, v in (audit_counts or {}).items()},
         **{f"{k}_deleted": v for k, v in third_party.items()},
         "related_rows_scrubbed": related,

@@ -9,11 +9,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import ApprovalRequest, User, UserSession
+from accounts.auth.apikeys import api_key_create
+from accounts.auth.mfa import backup_codes_generate
+from accounts.models import ApiKey, ApprovalRequest, BackupCode, TOTPDevice, User, UserSession
 from accounts.services.approvals import approval_approve, approval_refuse
 from audit.models import AuditLogEntry, SecurityEvent
 from audit.services import security_event_record
@@ -76,7 +79,25 @@ def subject(db) -> User:
     consent.consent_record(user=person, purpose_code="product-news", decision="granted")
     notice = consent.privacy_notice_publish(text="v1", summary_of_changes="first")
     consent.privacy_notice_acknowledge(user=person, notice=notice)
-    assert membership.pk
+    # Credentials: a second factor with backup codes, an API key last used
+    # from one of the person's addresses, and an approval nobody decided.
+    device = TOTPDevice.objects.create(user=person, name="phone", confirmed=True)
+    backup_codes_generate(user_id=person.pk)
+    issued = api_key_create(
+        user=person,
+        organization=membership.organization,
+        name="laptop",
+        scopes=["org.view"],
+        created_by=person,
+    )
+    ApiKey.objects.filter(pk=issued.key.pk).update(last_used_ip=IPS[0])
+    ApprovalRequest.objects.create(
+        organization=membership.organization,
+        kind=ApprovalRequest.Kind.ROLE_GRANT,
+        requested_by=person,
+        summary="grant admin",
+    )
+    assert membership.pk and device.pk
     return person
 
 
@@ -110,6 +131,18 @@ def test_export_holds_every_section(api_client, privacy_officer, subject) -> Non
     assert by_section["consents"][0]["purpose__code"] == "product-news"
     assert by_section["privacy_notices"][0]["notice__version"] == 1
     assert {r["kind"] for r in by_section["requests"]} >= {"rectification", "access"}
+    assert [k["name"] for k in by_section["api_keys"]] == ["laptop"]
+    assert by_section["api_keys"][0]["last_used_ip"] == IPS[0]
+    assert not any("hash" in name or "secret" in name for name in by_section["api_keys"][0])
+    assert [(d["name"], d["confirmed"]) for d in by_section["mfa_devices"]] == [("phone", True)]
+    assert (
+        "key" not in by_section["mfa_devices"][0] and "secret" not in by_section["mfa_devices"][0]
+    )
+    remaining = django_settings.MFA_BACKUP_CODE_COUNT
+    assert by_section["backup_codes"] == [{"remaining": remaining}]
+    assert [(a["kind"], a["role"]) for a in by_section["approvals"]] == [
+        ("role.grant", "requested")
+    ]
     assert {e["event_type"] for e in by_section["security_events"]} >= {
         "auth.sign_in_succeeded",
         "auth.sign_in_failed",
@@ -207,6 +240,17 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
     subject.refresh_from_db()
     assert not subject.is_active and not subject.has_usable_password()
     assert not UserSession.objects.filter(user=subject).exists()
+    # Credentials: devices and codes gone, keys revoked, the pending
+    # approval cancelled.
+    assert not TOTPDevice.objects.filter(user=subject).exists()
+    assert not BackupCode.objects.filter(user=subject).exists()
+    assert not ApiKey.objects.filter(user=subject, revoked_at=None).exists()
+    assert set(
+        ApprovalRequest.objects.filter(requested_by=subject).values_list("status", flat=True)
+    ) == {ApprovalRequest.Status.CANCELLED}
+    assert body["counts"]["mfa_devices_deleted"] == 1
+    assert body["counts"]["api_keys_revoked"] == 1
+    assert body["counts"]["approvals_cancelled"] == 1
     # Consent history stays as proof, pointing at the pseudonym.
     assert ConsentRecord.objects.filter(user=subject).count() == 1
 
