@@ -210,6 +210,29 @@ def test_usage_writes_once_per_org_endpoint_day_and_the_flush_adds_the_rest(
     assert ApiUsage.objects.get().count == 6
 
 
+def test_usage_counts_for_the_organization_the_url_names_else_the_first_membership(
+    api_client,
+) -> None:
+    first = factories.MembershipFactory(role=factories.builtin_role("admin"))
+    user = first.user
+    second = factories.MembershipFactory(user=user, role=factories.builtin_role("admin"))
+    api_client.force_authenticate(user)
+
+    # No organization in the URL: the first current membership, as the
+    # daily quota counts it.
+    api_client.get("/api/me")
+    # The URL names the second organization: it counts there.
+    response = api_client.get(f"/api/orgs/{second.organization.slug}/members")
+    assert response.status_code == 200, response.content
+    usage.usage_flush()
+
+    rows = set(ApiUsage.objects.values_list("organization_id", "endpoint", "count"))
+    assert rows == {
+        (min(first.organization_id, second.organization_id), "GET /api/me", 1),
+        (second.organization_id, "GET /api/orgs/<slug:slug>/members", 1),
+    }
+
+
 # --- Archive retrieval ------------------------------------------------------------
 
 
