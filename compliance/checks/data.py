@@ -245,6 +245,31 @@ def leavers_erased(ctx: CheckContext) -> Outcome:
     )
 
 
+@check("p-inventory-reviewed", controls=["CX-PRV-03"], weight=2)
+def inventory_reviewed(ctx: CheckContext) -> Outcome:
+    """Every personal-looking field is in the data inventory, and the
+    inventory as it stands was reviewed (a second person's reviewed
+    attestation) within the review period."""
+    from compliance.privacy import inventory
+
+    failing = [f"{label}: not in the data inventory" for label in inventory.inventory_uncovered()]
+    status = inventory.inventory_review_status(now=ctx.now)
+    if status.attestation_id is None:
+        failing.append("no reviewed, unexpired attestation of the inventory review")
+    elif not status.covers_current:
+        failing.append(f"attestation {status.attestation_id} reviewed an older inventory")
+    elif status.overdue(ctx.now):
+        failing.append(f"review due since {status.due_at:%Y-%m-%d}")
+    return judged(
+        not failing,
+        f"inventory reviewed on {status.reviewed_at:%Y-%m-%d}" if status.reviewed_at else "",
+        "the data inventory is incomplete or its review is overdue",
+        failing,
+        digest=inventory.inventory_digest(),
+        due_at=status.due_at.isoformat() if status.due_at else None,
+    )
+
+
 @check("p-contact-data-valid", controls=["CX-PRV-07"])
 def contact_data_valid(ctx: CheckContext) -> Outcome:
     """Every active user's e-mail address is well formed."""

@@ -509,6 +509,22 @@ def attestation(*, altered: bool) -> Step:
     return apply
 
 
+def inventory_review(*, current: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        from compliance.privacy import inventory
+
+        env.settings.MEDIA_ROOT = str(env.tmp_path)
+        item = inventory.inventory_review_attest(attested_by=UserFactory())
+        if not current:
+            # A review of the inventory as it was before a field was added.
+            compliance_models.Attestation.objects.filter(pk=item.pk).update(
+                statement=f"Data inventory reviewed. {inventory.DIGEST_PREFIX}{'0' * 64}."
+            )
+        attestations.attestation_review(attestation=item, reviewer=UserFactory())
+
+    return apply
+
+
 def contacts(dpo: str) -> Step:
     def apply(env: SimpleNamespace) -> None:
         env.settings.PORTAL_CONTACTS = {
@@ -1078,6 +1094,7 @@ BREAK_MEND: dict[str, Case] = {
     ),
     "p-privacy-contact": Case(contacts("nobody"), contacts("dpo@cloudexpress.test")),
     "p-chain-without-personal-data": Case(personal_column_hashed, nothing),
+    "p-inventory-reviewed": Case(inventory_review(current=False), inventory_review(current=True)),
     "p-leavers-erased": Case(leaver(erased=False), leaver(erased=True)),
     "p-contact-data-valid": Case(
         contact_email("not-an-address"), contact_email("fine@example.test")
