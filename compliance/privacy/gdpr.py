@@ -588,7 +588,7 @@ def gdpr_erasure_execute(*, request: DataSubjectRequest, approved_by: Any) -> Da
     from audit.services import security_event_record
     from compliance.privacy.certificates import certificate_for_erasure
 
-    subject = User.objects.get(pk=request.subject_id)
+    subject = User.objects.get(public_id=request.subject_public_id)
     _erasure_refusals(request, subject)
     with transaction.atomic():
         result = subject_erase(user=subject, reason="request")

@@ -214,7 +214,8 @@ def inventory_review_status(*, now: datetime) -> ReviewStatus:
     if latest is None:
         return ReviewStatus(None, None, None, False)
     pk, reviewed_at, expires_at, statement = latest
-    due_at = min(expires_at, reviewed_at + timedelta(days=REVIEW_DAYS))
+    assert reviewed_at is not None  # filtered above
+    due_at: datetime = min(expires_at, reviewed_at + timedelta(days=REVIEW_DAYS))
     return ReviewStatus(
         pk, reviewed_at, due_at, f"{DIGEST_PREFIX}{inventory_digest()}" in statement
     )
