@@ -5,14 +5,17 @@ a chain that still verifies afterwards."""
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from dateutil.relativedelta import relativedelta
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 
 from accounts.models import Organization, User
+from audit import verification
 from audit.models import AuditLogEntry, SecurityEvent
 from audit.services import security_event_record
 from compliance.models import (
@@ -367,6 +370,46 @@ def test_a_crash_mid_batch_rolls_the_batch_back_and_the_next_run_resumes() -> No
     assert numbers == [(1, 3), (2, 3), (3, 2)]
     assert ArchiveObject.objects.filter(data_type=DataType.SECURITY_EVENTS).count() == 3
     assert_chain_verifies(SecurityEvent, resumed.anchors[DataType.SECURITY_EVENTS])
+
+
+def _audit_verify() -> str:
+    """The audit area's own verifier, whole chains, personal digests too."""
+    out = io.StringIO()
+    call_command("audit_verify", stdout=out)
+    return out.getvalue()
+
+
+def test_audit_verify_passes_after_retention_and_between_its_batches() -> None:
+    old = NOW - relativedelta(years=8)
+    with at(old):
+        for _ in range(4):
+            factories.OrganizationFactory()  # audit entries, 8 years old
+    for i in range(7):
+        event_at(old + timedelta(minutes=i), ip="198.51.100.7", detail={"n": i})
+    with at(NOW - timedelta(days=1)):
+        factories.OrganizationFactory()
+    event_at(NOW - timedelta(days=1))
+    assert _audit_verify().count("OK ") == 2
+
+    # Inside every batch, after its delete: the chain already starts at the
+    # retained-start anchor the batch wrote.
+    seen = []
+
+    def verify_inside(data_type: str, number: int) -> None:
+        model = AuditLogEntry if data_type == DataType.AUDIT_LOGS else SecurityEvent
+        if data_type in (DataType.AUDIT_LOGS, DataType.SECURITY_EVENTS):
+            report = verification.verify_chain(model)
+            assert report.ok, report.problem
+            seen.append((data_type, number))
+
+    retention.batch_hook = verify_inside
+    run = run_now()
+
+    assert run.counts[DataType.SECURITY_EVENTS] == 7
+    assert run.counts[DataType.AUDIT_LOGS] >= 4
+    assert (DataType.SECURITY_EVENTS, 3) in seen and (DataType.AUDIT_LOGS, 1) in seen
+    output = _audit_verify()
+    assert output.count("OK ") == 2, output
 
 
 def test_a_second_run_the_same_day_deletes_nothing() -> None:
