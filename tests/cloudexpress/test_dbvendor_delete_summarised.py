@@ -4,7 +4,7 @@ on the dense fast path, after its fallback, and with gaps."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from cloudexpress import dbvendor
 from compliance.models import ApiUsage
@@ -61,3 +61,32 @@ def test_nothing_to_delete_reports_nothing() -> None:
     keys = _rows(2)
     assert _delete(keys[-1], keys[-1] + 10, key_range=True) == []
     assert _remaining() == keys
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "sqlite"])
+def test_the_sqlite_path_reports_the_same_runs() -> None:
+    sqlite = connections["sqlite"]
+    assert not dbvendor.is_postgresql("sqlite")
+    with sqlite.cursor() as cursor:
+        cursor.execute("CREATE TABLE scratch_rows (id INTEGER PRIMARY KEY, old INTEGER)")
+        cursor.executemany(
+            "INSERT INTO scratch_rows (id, old) VALUES (%s, %s)",
+            [(i, 0 if i == 4 else 1) for i in range(1, 9) if i != 3],
+        )
+    try:
+        with transaction.atomic(using="sqlite"):
+            runs = dbvendor.delete_summarised(
+                '"scratch_rows"',
+                '"id"',
+                '"id" > %s AND "id" <= %s AND "old" = 1',
+                [0, 8],
+                key_range=(0, 8),
+                using="sqlite",
+            )
+        assert runs == [[1, 2], [5, 8]]
+        with sqlite.cursor() as cursor:
+            cursor.execute("SELECT id FROM scratch_rows")
+            assert [row[0] for row in cursor.fetchall()] == [4]
+    finally:
+        with sqlite.cursor() as cursor:
+            cursor.execute("DROP TABLE scratch_rows")
