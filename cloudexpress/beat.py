@@ -61,6 +61,12 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=4, minute=0),
     },
     "usage-flush": {"task": "compliance.usage_flush", "schedule": 300.0},
+    # Daily: reminds a month before the data-inventory review falls due and
+    # every day once it is overdue (one notification per day at most).
+    "privacy-inventory-review": {
+        "task": "compliance.privacy_inventory_review_remind",
+        "schedule": crontab(hour=7, minute=0),
+    },
     # Daily, keyed by the month: the first call of a month sends last
     # month's control status pack, later calls find the slot taken.
     "compliance-monthly-pack": {

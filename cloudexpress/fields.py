@@ -44,40 +44,70 @@ def blind_index(value: str, *, purpose: str) -> str:
     return keyring().blind_index(value, purpose=purpose)
 
 
+def encrypted_fields() -> list[tuple[type[models.Model], EncryptedTextField]]:
+    """Every encrypted field of every installed model, from the models' metadata."""
+    from django.apps import apps
+
+    return [
+        (model, field)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
+
+
+def stored_key_ids(model: type[models.Model], field: EncryptedTextField) -> Any:
+    """A queryset of (pk, key id) as stored, without decrypting anything."""
+    from django.db.models.functions import Cast, StrIndex, Substr
+
+    raw = Cast(field.name, models.TextField())
+    return (
+        model._default_manager.exclude(**{f"{field.name}__isnull": True})
+        .annotate(_key_id=Substr(raw, 1, StrIndex(raw, models.Value(":")) - 1))
+        .values_list("pk", "_key_id")
+    )
+
+
 def encrypted_fields_rotate(batch_size: int = 500) -> dict[str, int]:
     """Re-encrypt, under the ring's current key, every value sealed by an older one.
 
     Returns the number of rows rewritten per ``app_label.Model.field``. Safe
-    to run twice: rows already under the current key are skipped.
+    to run twice: rows already under the current key are skipped. Runs
+    beside the live site: each batch is one short transaction that locks
+    its rows (``FOR UPDATE SKIP LOCKED``: a row someone is writing now is
+    left for the next batch, not waited on), reads them decrypted, and
+    writes them back sealed with the current key in one UPDATE. A write the
+    site makes meanwhile is already under the current key.
     """
-    from django.apps import apps
     from django.db import transaction
     from django.db.models.functions import Cast
 
     ring = keyring()
     current = ring.current_id + ":"
     rewritten: dict[str, int] = {}
-    for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            if not isinstance(field, EncryptedTextField):
-                continue
-            label = f"{model._meta.label}.{field.name}"
-            rewritten[label] = 0
-            # Cast to plain text to read the stored form with its key id.
-            stale = [
-                pk
-                for pk, raw in model._default_manager.annotate(
-                    _raw=Cast(field.name, models.TextField())
-                ).values_list("pk", "_raw")
-                if raw is not None and not raw.startswith(current)
-            ]
-            for start in range(0, len(stale), batch_size):
-                with transaction.atomic():
-                    for obj in model._default_manager.filter(
-                        pk__in=stale[start : start + batch_size]
-                    ):
-                        model._default_manager.filter(pk=obj.pk).update(
-                            **{field.name: getattr(obj, field.attname)}
-                        )
-                        rewritten[label] += 1
+    for model, field in encrypted_fields():
+        label = f"{model._meta.label}.{field.name}"
+        rewritten[label] = 0
+        # The stored form names its key: select the stale rows in SQL.
+        stale = (
+            model._default_manager.annotate(_raw=Cast(field.name, models.TextField()))
+            .exclude(_raw=None)
+            .exclude(_raw__startswith=current)
+            .order_by("pk")
+        )
+        after: Any = None
+        while True:
+            with transaction.atomic():
+                window = stale if after is None else stale.filter(pk__gt=after)
+                pks = list(
+                    window.select_for_update(skip_locked=True).values_list("pk", flat=True)[
+                        :batch_size
+                    ]
+                )
+                if not pks:
+                    break
+                rows = list(model._default_manager.filter(pk__in=pks).only("pk", field.attname))
+                model._default_manager.bulk_update(rows, [field.attname])
+            rewritten[label] += len(rows)
+            after = pks[-1]
     return rewritten

@@ -683,11 +683,28 @@ WHITENOISE_USE_FINDERS = True
 ARCHIVE_ROOT = Path(_env("ARCHIVE_ROOT") or DATA_DIR / "archive")
 BACKUP_ROOT = Path(_env("BACKUP_ROOT") or DATA_DIR / "backups")
 BACKUP_COPY_ROOT = Path(_env("BACKUP_COPY_ROOT") or DATA_DIR / "backups-copy")
+# Each is a key ring ("id:base64key,...", newest first; cloudexpress.keyring)
+# or one key as 64 hex characters. Production refuses to start without them:
+# an archive or backup written without its key could never be read back.
 ARCHIVE_ENCRYPTION_KEY = _env("ARCHIVE_ENCRYPTION_KEY")
 BACKUP_ENCRYPTION_KEY = _env("BACKUP_ENCRYPTION_KEY")
-# TODO(settings): refuse to start without these in production once the
-# production-settings test sets them; for now the first archive or backup
-# raises ImproperlyConfigured (compliance/privacy/crypto.py).
+
+
+def _check_purpose_keys(name: str, value: str, purpose: str) -> None:
+    from cloudexpress.keyring import KeyRingError, parse_purpose_keys
+
+    if not value:
+        if PRODUCTION:
+            _fail(f"{name} is required in production")
+        return
+    try:
+        parse_purpose_keys(value, purpose=purpose)
+    except KeyRingError as exc:
+        _fail(f"{name} is malformed: {exc}")
+
+
+_check_purpose_keys("ARCHIVE_ENCRYPTION_KEY", ARCHIVE_ENCRYPTION_KEY, "archive")
+_check_purpose_keys("BACKUP_ENCRYPTION_KEY", BACKUP_ENCRYPTION_KEY, "backup")
 STORAGES["privacy_archive"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": str(ARCHIVE_ROOT)},

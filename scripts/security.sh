@@ -105,7 +105,9 @@ export DJANGO_ENV=production
 SECRET_KEY=$("$py" -c 'import secrets; print(secrets.token_urlsafe(50))')
 FIELD_ENCRYPTION_KEYS=$("$py" -c \
   'import base64,os; print("k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode())')
-export SECRET_KEY FIELD_ENCRYPTION_KEYS
+ARCHIVE_ENCRYPTION_KEY=$("$py" -c 'import secrets; print(secrets.token_hex(32))')
+BACKUP_ENCRYPTION_KEY=$("$py" -c 'import secrets; print(secrets.token_hex(32))')
+export SECRET_KEY FIELD_ENCRYPTION_KEYS ARCHIVE_ENCRYPTION_KEY BACKUP_ENCRYPTION_KEY
 export ALLOWED_HOSTS=127.0.0.1
 export PORTAL_BASE_URL=$origin
 export CSRF_TRUSTED_ORIGINS=$origin

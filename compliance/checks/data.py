@@ -4,7 +4,7 @@ keys, and the privacy programme."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +13,6 @@ from django.urls import Resolver404, resolve
 
 from accounts.models import User, UserSession
 from audit import chain
-from audit.models import AuditLogEntry, SecurityEvent
 from compliance.checks.registry import (
     CheckContext,
     Outcome,
@@ -26,8 +25,6 @@ from compliance.checks.registry import (
 )
 from compliance.models import Attestation
 from compliance.policy import threshold
-
-YEAR = timedelta(days=365)
 
 # Columns that hold, or can hold, a person's data. None of them may be part
 # of hashed content, or erasure would break the chain.
@@ -66,32 +63,48 @@ def sessions_purged(ctx: CheckContext) -> Outcome:
     )
 
 
+def _retention_cutoffs(now: datetime) -> dict[str, datetime]:
+    """Each data type's cut-off from its stored retention policy, or from the
+    compliance document's default where none is stored (a check writes
+    nothing, so it does not create the missing policies)."""
+    from compliance.models import RetentionPolicy
+    from compliance.privacy.policies import DEFAULTS
+
+    stored = {policy.data_type: policy for policy in RetentionPolicy.objects.all()}
+    cutoffs = {}
+    for data_type, default in DEFAULTS.items():
+        policy = stored.get(data_type) or RetentionPolicy(
+            data_type=data_type, amount=default.amount, unit=default.unit
+        )
+        cutoffs[data_type] = policy.cutoff(now)
+    return cutoffs
+
+
 @check("c-rows-within-retention", controls=["CX-CON-02", "CX-PRV-04"], weight=2)
 def rows_within_retention(ctx: CheckContext) -> Outcome:
-    """No audit entry or security event outlives its retention period."""
-    # TODO(checks-wiring): read the periods from the retention policies once
-    # the data-lifecycle area stores them; until then the compliance
-    # document's defaults apply.
-    periods = {
-        "audit.AuditLogEntry": (
-            AuditLogEntry,
-            "timestamp",
-            threshold("audit_log_retention_years"),
-        ),
-        "audit.SecurityEvent": (
-            SecurityEvent,
-            "occurred_at",
-            threshold("security_event_retention_years"),
-        ),
-    }
+    """No row the retention job deletes by date outlives its retention policy,
+    unless a legal hold keeps it (or it is the newest row of its chain, which
+    always stays so that the chain goes on from it)."""
+    from compliance.privacy import retention
+    from compliance.privacy.holds import legal_holds_active
+
+    cutoffs = _retention_cutoffs(ctx.now)
+    holds = legal_holds_active()
     failing = []
     evidence = {}
-    for label, (model, column, years) in periods.items():
-        cutoff = ctx.now - years * YEAR
-        count = model._default_manager.filter(**{f"{column}__lt": cutoff}).count()
-        evidence[label] = {"years": years, "older_rows": count}
+    for target in retention.TARGETS:
+        model = target.model()
+        if model is None or target.data_type in holds.data_types:
+            continue
+        cutoff = cutoffs[target.data_type]
+        older = retention.expired_unheld(target, cutoff, holds)
+        if target.chained:
+            head = model._default_manager.exclude(seq=None).order_by("-seq").values("seq")[:1]
+            older = older.exclude(seq__in=head)
+        count = older.count()
+        evidence[target.data_type] = {"cutoff": cutoff.isoformat(), "older_rows": count}
         if count:
-            failing.append(f"{label}: {count} row(s) older than {years} years")
+            failing.append(f"{target.data_type}: {count} row(s) older than its policy")
     return judged(
         not failing,
         "nothing outlives its retention period",
@@ -133,27 +146,42 @@ def attestations_intact(ctx: CheckContext) -> Outcome:
 
 @check("cc-encryption-key-age", controls=["CX-ENC-01"], weight=2)
 def encryption_key_age(ctx: CheckContext) -> Outcome:
-    """The active encryption key is younger than the rotation policy."""
-    key_model = optional_model(
-        "compliance.EncryptionKey", "compliance.KeyRingKey", "compliance.DataKey"
-    )
-    fields = model_field_names(key_model)
-    keys = key_model._default_manager.all()
-    if "is_active" in fields:
-        keys = keys.filter(is_active=True)
-    elif "retired_at" in fields:
-        keys = keys.filter(retired_at=None)
-    newest = keys.order_by("-created_at").values_list("pk", "created_at").first()
-    if newest is None:
-        return failed("no active encryption key is recorded", ["key ring"])
+    """The key that encrypts each kind of data is younger than the rotation
+    policy, and no field value is still sealed by a retired key."""
+    from compliance.models import EncryptionKey
+    from compliance.privacy.keys import encryption_key_ages, field_key_usage
+
     max_age = threshold("encryption_key_max_age_days")
-    age = ctx.now - newest[1]
+    ages = encryption_key_ages(now=ctx.now)
+    failing = []
+    for purpose, entry in sorted(ages.items()):
+        if entry["age_days"] is None:
+            failing.append(
+                f"{purpose} key {entry['key_id']}: no creation time recorded "
+                "(run manage.py rotate_keys)"
+            )
+        elif entry["age_days"] > max_age:
+            failing.append(
+                f"{purpose} key {entry['key_id']}: {entry['age_days']} days old "
+                f"(policy {max_age}; rotate it)"
+            )
+    retired = set(
+        EncryptionKey.objects.filter(
+            purpose=EncryptionKey.Purpose.FIELDS, retired_at__isnull=False
+        ).values_list("key_id", flat=True)
+    )
+    for label, counts in field_key_usage().items():
+        for key_id, count in counts.items():
+            if key_id in retired:
+                failing.append(f"{label}: {count} value(s) under retired key {key_id}")
+    oldest = max((e["age_days"] or 0 for e in ages.values()), default=0)
     return judged(
-        age.days <= max_age,
-        f"the active key is {age.days} days old",
-        f"the active key is {age.days} days old (policy {max_age})",
-        [f"key {newest[0]}"],
+        not failing,
+        f"every active key is at most {oldest} days old (policy {max_age})",
+        "encryption keys are older than the policy or not recorded",
+        failing,
         max_age_days=max_age,
+        keys=ages,
     )
 
 
@@ -195,19 +223,50 @@ def chain_without_personal_data(ctx: CheckContext) -> Outcome:
 
 @check("p-leavers-erased", controls=["CX-PRV-04"], weight=2)
 def leavers_erased(ctx: CheckContext) -> Outcome:
-    """People who left more than three years ago have their personal data erased."""
-    # TODO(checks-wiring): match the erasure service's pseudonym convention
-    # when the privacy area lands; a pseudonymised address ends in .invalid.
-    years = threshold("terminated_user_data_years")
-    due = User.objects.filter(terminated_at__lt=ctx.now - years * YEAR).exclude(
-        email__endswith=".invalid", full_name=""
-    )
+    """People who left longer ago than the user-data policy have their
+    personal data erased, unless a legal hold keeps it."""
+    from compliance.models import DataType
+    from compliance.privacy import gdpr
+    from compliance.privacy.holds import legal_holds_active
+
+    holds = legal_holds_active()
+    if DataType.USER_DATA in holds.data_types:
+        return passed("user data is under a legal hold", held=True)
+    # The erasure service's own test of an erased person (its pseudonymous
+    # address), over the policy's own cut-off.
+    due = gdpr.users_past_retention(_retention_cutoffs(ctx.now)[DataType.USER_DATA])
+    due = due.exclude(pk__in=gdpr.users_under_hold(due, holds).values("pk"))
     count = due.count()
     return judged(
         count == 0,
-        f"no leaver's data is kept past {years} years",
-        f"{count} leaver(s) still identifiable after {years} years",
+        "no leaver's data is kept past the user-data policy",
+        f"{count} leaver(s) still identifiable past the user-data policy",
         [f"user {pk}" for pk in due.values_list("public_id", flat=True)[:50]],
+    )
+
+
+@check("p-inventory-reviewed", controls=["CX-PRV-03"], weight=2)
+def inventory_reviewed(ctx: CheckContext) -> Outcome:
+    """Every personal-looking field is in the data inventory, and the
+    inventory as it stands was reviewed (a second person's reviewed
+    attestation) within the review period."""
+    from compliance.privacy import inventory
+
+    failing = [f"{label}: not in the data inventory" for label in inventory.inventory_uncovered()]
+    status = inventory.inventory_review_status(now=ctx.now)
+    if status.attestation_id is None:
+        failing.append("no reviewed, unexpired attestation of the inventory review")
+    elif not status.covers_current:
+        failing.append(f"attestation {status.attestation_id} reviewed an older inventory")
+    elif status.overdue(ctx.now):
+        failing.append(f"review due since {status.due_at:%Y-%m-%d}")
+    return judged(
+        not failing,
+        f"inventory reviewed on {status.reviewed_at:%Y-%m-%d}" if status.reviewed_at else "",
+        "the data inventory is incomplete or its review is overdue",
+        failing,
+        digest=inventory.inventory_digest(),
+        due_at=status.due_at.isoformat() if status.due_at else None,
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "DataSubjectRequest",
     "DataType",
     "DeletionCertificate",
+    "EncryptionKey",
     "LegalHold",
     "PrivacyNotice",
     "PrivacyNoticeAcknowledgement",
@@ -480,3 +481,41 @@ class ApiUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.endpoint} {self.day}: {self.count}"
+
+
+class EncryptionKey(models.Model):
+    """What is known of one key of the key ring: never the key itself.
+
+    The secrets live where production keeps secrets (the environment; see
+    ``cloudexpress/keyring.py``). This row records when a key was created, a
+    fingerprint that tells a reused id from the same key, when it became the
+    key that encrypts, and when the last value sealed with it was rewritten
+    (retired). Key age, which the compliance engine reads
+    (``cc-encryption-key-age``), is measured from ``created_at``.
+    """
+
+    class Purpose(models.TextChoices):
+        FIELDS = "fields", "Encrypted model fields"
+        ARCHIVE = "archive", "Retention archives"
+        BACKUP = "backup", "Database backups"
+
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.FIELDS)
+    key_id = models.CharField(max_length=64)
+    # HMAC-SHA256 of a fixed label under the key: names the key, reveals nothing.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    # Rows rewritten under this key by the last rotation, per model field.
+    rotated = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["purpose", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purpose", "key_id"], name="compliance_encryptionkey_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} key {self.key_id}"

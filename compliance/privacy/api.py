@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Organization, User
 from compliance.models import (
+    Classification,
     DataSubjectRequest,
     DataType,
     DeletionCertificate,
@@ -23,6 +24,7 @@ from compliance.models import (
     RetentionRun,
 )
 from compliance.privacy import certificates, gdpr, retention
+from compliance.privacy.classification import classification_require
 from compliance.privacy.holds import legal_hold_place, legal_hold_release
 from compliance.privacy.permissions import requires, user_has_permission
 from compliance.privacy.policies import retention_policies_ensure, retention_policy_update
@@ -127,6 +129,7 @@ class GdprExportView(APIView):
     def get(self, request: Request, public_id: Any) -> StreamingHttpResponse:
         subject = _subject(request, public_id, own_allowed=True)
         assert isinstance(request.user, User)
+        classification_require(request.user, Classification.RESTRICTED, owner=subject)
         dsr = gdpr.gdpr_export_start(subject=subject, requested_by=request.user)
         response = StreamingHttpResponse(
             gdpr.subject_export_lines(subject, request=dsr), content_type="application/x-ndjson"
@@ -139,20 +142,21 @@ class GdprExportView(APIView):
 
 
 class GdprDeleteView(APIView):
-    @extend_schema(responses={200: dict})
+    """Ask for an erasure: 202 with the four-eyes approval that will run it,
+    or 409 at once under a legal hold."""
+
+    @extend_schema(responses={202: dict})
     def delete(self, request: Request, public_id: Any) -> Response:
         subject = _subject(request, public_id, own_allowed=False)
         assert isinstance(request.user, User)
         dsr = gdpr.gdpr_erasure_request(subject=subject, requested_by=request.user)
-        certificate = DeletionCertificate.objects.get(request=dsr)
         return Response(
             {
                 "request": str(dsr.public_id),
                 "status": dsr.status,
-                "response_seconds": dsr.response_seconds,
-                "certificate": str(certificate.public_id),
-                "counts": dsr.outcome.get("counts", {}),
-            }
+                "approval": dsr.outcome.get("approval"),
+            },
+            status=status.HTTP_202_ACCEPTED,
         )
 
 
@@ -164,6 +168,7 @@ class CertificatePdfView(APIView):
         certificate = get_object_or_404(
             DeletionCertificate.objects.select_related("run", "request"), public_id=public_id
         )
+        classification_require(request.user, certificate.classification, obj=certificate)
         response = HttpResponse(
             certificates.certificate_pdf(certificate), content_type="application/pdf"
         )

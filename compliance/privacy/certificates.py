@@ -1,15 +1,20 @@
 """Deletion certificates: what went, how many, when, under which policy, and
-a SHA-256 over the sorted identifiers of what was deleted.
+a SHA-256 over the identifiers of what was deleted.
 
-Identifier digest: for a retention run, ``"<data type>:<key>\\n"`` for every
-deleted row, data types in name order and keys ascending within each; for
-an erasure, the erased identifiers sorted as strings, one per line.
+Identifier digest of a retention run: the deleted keys of each data type as
+maximal runs of consecutive keys, one line ``"<data type>:<first>-<last>\n"``
+per run, data types in name order and runs ascending. The runs are a
+lossless, canonical spelling of the set (a single key is ``k-k``), so anyone
+holding the list of deleted identifiers recomputes the digest, and it costs
+one line per run instead of one per row: a million contiguous rows hash as
+one line. Of an erasure: the erased identifiers sorted as strings, one per
+line.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
 from django.template.loader import render_to_string
@@ -23,27 +28,46 @@ from compliance.models import (
 )
 
 
-def _run_identifier_blocks(run: RetentionRun) -> Iterator[tuple[bytes, int]]:
-    """Yield the run's identifier lines a key range at a time, as bytes."""
+def _merged_runs(ranges: Iterable[list[int]]) -> Iterator[tuple[int, int]]:
+    """Merge sorted [first, last] runs that touch into maximal runs."""
+    current: list[int] | None = None
+    for first, last in ranges:
+        if current is not None and first <= current[1] + 1:
+            current[1] = max(current[1], last)
+            continue
+        if current is not None:
+            yield current[0], current[1]
+        current = [first, last]
+    if current is not None:
+        yield current[0], current[1]
+
+
+def run_identifier_runs(run: RetentionRun) -> Iterator[tuple[str, int, int]]:
+    """Yield (data type, first key, last key) for every maximal run of keys
+    the run deleted, in digest order."""
     batches = (
         RetentionBatch.objects.filter(run=run)
         .order_by("data_type", "number")
         .values_list("data_type", "id_ranges")
     )
+    per_type: dict[str, list[list[int]]] = {}
     for data_type, ranges in batches.iterator(chunk_size=500):
-        for first, last in ranges:
-            for start in range(first, last + 1, 100_000):
-                stop = min(start + 100_000, last + 1)
-                # One join per block: hashing line by line costs seconds at
-                # a million identifiers.
-                prefix = f"{data_type}:"
-                block = prefix + f"\n{prefix}".join(map(str, range(start, stop))) + "\n"
-                yield block.encode(), stop - start
+        per_type.setdefault(data_type, []).extend(ranges)
+    for data_type in sorted(per_type):
+        # Batches cover ascending, disjoint key ranges; sorting makes the
+        # order independent of how the run was cut into batches.
+        for first, last in _merged_runs(sorted(per_type[data_type])):
+            yield data_type, first, last
 
 
-def run_identifiers(run: RetentionRun) -> Iterator[str]:
-    for block, _ in _run_identifier_blocks(run):
-        yield from block.decode().splitlines()
+def identifier_runs_digest(runs: Iterable[tuple[str, int, int]]) -> tuple[str, int]:
+    """Return the digest of ``runs`` and how many identifiers they cover."""
+    digest = hashlib.sha256()
+    count = 0
+    for data_type, first, last in runs:
+        digest.update(f"{data_type}:{first}-{last}\n".encode())
+        count += last - first + 1
+    return digest.hexdigest(), count
 
 
 def _digest(lines: Iterator[str]) -> tuple[str, int]:
@@ -59,12 +83,7 @@ def certificate_for_run(run: RetentionRun) -> DeletionCertificate:
     existing = DeletionCertificate.objects.filter(run=run).first()
     if existing is not None:
         return existing
-    digest = hashlib.sha256()
-    count = 0
-    for block, size in _run_identifier_blocks(run):
-        digest.update(block)
-        count += size
-    sha = digest.hexdigest()
+    sha, count = identifier_runs_digest(run_identifier_runs(run))
     policies = {
         policy.data_type: {
             "period": f"{policy.amount} {policy.unit}",

@@ -20,19 +20,19 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
-from django.db.models import F, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Membership, User, UserSession
+from audit.services import audit_pseudonymise_subject
 from cloudexpress.api.exceptions import ServiceError
 from compliance.models import (
     Classification,
     ConsentRecord,
     DataSubjectRequest,
+    DeletionCertificate,
     PrivacyNoticeAcknowledgement,
 )
-from compliance.privacy import adapters
 from compliance.privacy.holds import ActiveHolds, legal_holds_for_user
 
 logger = logging.getLogger(__name__)
@@ -79,16 +79,6 @@ def _line(section: str, record: Any) -> bytes:
     )
 
 
-def _api_key_models() -> list[type[models.Model]]:
-    """API-key models of the accounts app, found by name once they exist."""
-    found = []
-    for model in apps.get_app_config("accounts").get_models():
-        name = model.__name__.lower()
-        if "apikey" in name or "api_key" in model._meta.db_table:
-            found.append(model)
-    return found
-
-
 _SECRET_PARTS = ("hash", "secret", "token", "password", "seed", "digest")
 
 
@@ -130,6 +120,9 @@ def subject_export_lines(
                 "memberships",
                 "sessions",
                 "api_keys",
+                "mfa_devices",
+                "backup_codes",
+                "approvals",
                 "consents",
                 "privacy_notices",
                 "requests",
@@ -161,19 +154,46 @@ def subject_export_lines(
     )
     for record in sessions.iterator(chunk_size=EXPORT_CHUNK):
         yield from emit("sessions", record)
-    for model in _api_key_models():
-        user_fields = [
-            f.name
-            for f in model._meta.concrete_fields
-            if isinstance(f, models.ForeignKey) and f.related_model is User
-        ]
-        if not user_fields:
-            continue
-        keys = model._default_manager.filter(**{user_fields[0]: user}).values(
-            *_metadata_fields(model)
+    from accounts.models import ApiKey, ApprovalRequest, BackupCode, TOTPDevice
+
+    # Metadata only: never a seed, a hash or a secret.
+    keys = ApiKey.objects.filter(user=user).values(
+        "public_id",
+        "name",
+        "kind",
+        "organization__name",
+        "prefix",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "last_used_ip",
+    )
+    for record in keys.iterator(chunk_size=EXPORT_CHUNK):
+        yield from emit("api_keys", record)
+    devices = TOTPDevice.objects.filter(user=user).values(
+        "name", "confirmed", "created_at", "confirmed_at"
+    )
+    for record in devices.iterator(chunk_size=EXPORT_CHUNK):
+        yield from emit("mfa_devices", record)
+    yield from emit("backup_codes", {"remaining": BackupCode.objects.filter(user=user).count()})
+    approvals = (
+        ApprovalRequest.objects.filter(Q(requested_by=user) | Q(decided_by=user))
+        .order_by("requested_at", "pk")
+        .values(
+            "public_id",
+            "kind",
+            "status",
+            "summary",
+            "requested_by_id",
+            "requested_at",
+            "decided_at",
         )
-        for record in keys.iterator(chunk_size=EXPORT_CHUNK):
-            yield from emit("api_keys", record)
+    )
+    for record in approvals.iterator(chunk_size=EXPORT_CHUNK):
+        role = "requested" if record.pop("requested_by_id") == user.pk else "decided"
+        yield from emit("approvals", {**record, "role": role})
     consents = ConsentRecord.objects.filter(user=user).values(
         "purpose__code", "version__version", "decision", "recorded_at"
     )
@@ -331,100 +351,6 @@ def _subject_identifiers(user: User) -> tuple[set[str], set[str]]:
     return texts, {str(a) for a in addresses if a}
 
 
-def _text_match(needles: set[str], *names: str) -> Q:
-    query = Q()
-    for needle in needles:
-        for name in names:
-            query |= Q(**{f"{name}__icontains": needle})
-    return query
-
-
-def _pseudonymise_audit(user: User, texts: set[str], addresses: set[str]) -> dict[str, int]:
-    """Fallback until the audit area's pseudonymisation lands: rewrite only
-    unhashed columns, so the chain verifies unchanged."""
-    from audit.models import AuditLogEntry, SecurityEvent
-
-    pattern = _scrubber(texts | addresses)
-    user_type = ContentType.objects.get_for_model(User)
-    entries = AuditLogEntry.objects.annotate(
-        changes_s=Cast("changes", TextField()),
-        serialized_s=Cast("serialized_data", TextField()),
-        additional_s=Cast("additional_data", TextField()),
-    ).filter(
-        Q(actor=user)
-        | Q(content_type=user_type, object_pk=str(user.pk))
-        | Q(remote_addr__in=addresses)
-        | _text_match(
-            texts | addresses,
-            "object_repr",
-            "changes_text",
-            "actor_email",
-            "changes_s",
-            "serialized_s",
-            "additional_s",
-            "user_agent",
-        )
-    )
-    entry_count = 0
-    for entry in entries.iterator(chunk_size=EXPORT_CHUNK):
-        changed: dict[str, Any] = {}
-        if entry.remote_addr and (entry.actor_id == user.pk or entry.remote_addr in addresses):
-            changed["remote_addr"] = None
-        if entry.actor_id == user.pk:
-            changed["user_agent"] = ""
-        if entry.actor_email and pattern and pattern.search(entry.actor_email):
-            changed["actor_email"] = None
-        if pattern is not None:
-            for name in (
-                "object_repr",
-                "changes_text",
-                "changes",
-                "serialized_data",
-                "additional_data",
-                "user_agent",
-            ):
-                if name in changed:
-                    continue
-                value = getattr(entry, name)
-                scrubbed = _scrub(value, pattern)
-                if scrubbed != value:
-                    changed[name] = scrubbed
-        if changed:
-            AuditLogEntry.objects.filter(pk=entry.pk).update(**changed)
-            entry_count += 1
-
-    events = SecurityEvent.objects.annotate(detail_s=Cast("detail", TextField())).filter(
-        Q(actor=user)
-        | Q(target_user=user)
-        | Q(ip__in=addresses)
-        | _text_match(texts | addresses, "detail_s", "user_agent")
-    )
-    event_count = 0
-    for event in events.iterator(chunk_size=EXPORT_CHUNK):
-        changed = {}
-        if event.ip and (
-            event.ip in addresses or user.pk in (event.actor_id, event.target_user_id)
-        ):
-            changed["ip"] = None
-        if event.actor_id == user.pk or event.target_user_id == user.pk:
-            changed["user_agent"] = ""
-        if pattern is not None:
-            for name in ("detail", "user_agent"):
-                if name in changed:
-                    continue
-                value = getattr(event, name)
-                scrubbed = _scrub(value, pattern)
-                if scrubbed != value:
-                    changed[name] = scrubbed
-        if changed:
-            SecurityEvent.objects.filter(pk=event.pk).update(**changed)
-            event_count += 1
-    return {
-        "audit_entries_pseudonymised": entry_count,
-        "security_events_pseudonymised": event_count,
-    }
-
-
 def _optional_model(label: str) -> type[models.Model] | None:
     app_label = label.split(".")[0]
     if not any(config.label == app_label for config in apps.get_app_configs()):
@@ -453,12 +379,43 @@ def _erase_third_party(user: User, texts: set[str], addresses: set[str]) -> dict
     return counts
 
 
-def _scrub_related(user: User, texts: set[str], addresses: set[str]) -> int:
-    """Scrub the text of every other row that points at the user.
-
-    TODO(merge): once MFA devices, API keys and approvals land, give each its
-    own erasure step (delete devices, revoke keys) instead of a scrub.
+def _erase_credentials(user: User) -> dict[str, int]:
+    """Erasure's steps for what the person could act with: second factors
+    deleted (their seeds are personal and useless once the person is gone),
+    API keys revoked and stripped of the address they were last used from,
+    and approvals the person asked for and nobody decided cancelled. Run
+    before the trail is pseudonymised, so the events these write about the
+    person are pseudonymised with the rest. Decided approvals stay: they
+    prove who approved what, and point at the pseudonymous user row.
     """
+    from accounts.auth.mfa import mfa_reset
+    from accounts.models import ApiKey, ApprovalRequest, BackupCode, TOTPDevice
+    from accounts.services.approvals import approval_cancel
+
+    devices = TOTPDevice.objects.filter(user=user).count()
+    codes = BackupCode.objects.filter(user=user).count()
+    mfa_reset(user=user)
+    keys = ApiKey.objects.filter(user=user)
+    revoked = keys.filter(revoked_at=None).update(revoked_at=timezone.now())
+    keys.update(last_used_ip=None)
+    cancelled = 0
+    for approval in ApprovalRequest.objects.filter(
+        requested_by=user, status=ApprovalRequest.Status.PENDING
+    ):
+        approval_cancel(approval=approval, reason="requester's data erased")
+        cancelled += 1
+    return {
+        "mfa_devices_deleted": devices,
+        "backup_codes_deleted": codes,
+        "api_keys_revoked": revoked,
+        "approvals_cancelled": cancelled,
+    }
+
+
+def _scrub_related(user: User, texts: set[str], addresses: set[str]) -> int:
+    """Scrub the text of every other row that points at the user (the
+    credential tables have their own steps above; this catches the rest,
+    including tables added later)."""
     pattern = _scrubber(texts | addresses)
     if pattern is None:
         return 0
@@ -513,11 +470,12 @@ def subject_erase(*, user: User, reason: str) -> dict[str, Any]:
     identifiers += [f"session:{key}" for key in session_keys]
     UserSession.objects.filter(user=user).delete()
 
-    pseudonymise = adapters.audit_pseudonymise_subject()
-    if pseudonymise is not None:
-        audit_counts = pseudonymise(user)
-    else:
-        audit_counts = _pseudonymise_audit(user, texts, addresses)
+    credentials = _erase_credentials(user)
+
+    # The audit area's own erasure of the trail: personal columns replaced by
+    # a pseudonym, salts cleared and their seqs recorded, so audit_verify
+    # still passes.
+    audit_counts = audit_pseudonymise_subject(user)
     third_party = _erase_third_party(user, texts, addresses)
     related = _scrub_related(user, texts, addresses)
 
@@ -544,6 +502,7 @@ def subject_erase(*, user: User, reason: str) -> dict[str, Any]:
 
     counts = {
         "sessions_deleted": len(session_keys),
+        **credentials,
         **{k: int(v) for k, v in (audit_counts or {}).items()},
         **{f"{k}_deleted": v for k, v in third_party.items()},
         "related_rows_scrubbed": related,
@@ -552,47 +511,146 @@ def subject_erase(*, user: User, reason: str) -> dict[str, Any]:
     return {"counts": counts, "identifiers": identifiers}
 
 
-def gdpr_erasure_request(*, subject: User, requested_by: User) -> DataSubjectRequest:
-    """Handle an erasure request end to end: refuse under a legal hold,
-    erase, certify and record the response time."""
-    from audit.models import SecurityEvent
-    from audit.services import security_event_record
-    from compliance.privacy.certificates import certificate_for_erasure
-
-    request = _request_open(DataSubjectRequest.Kind.ERASURE, subject, requested_by)
+def _erasure_refusals(request: DataSubjectRequest, subject: User) -> None:
+    """Refuse (and record the refusal on ``request``) an erasure that must not
+    run: the person is already erased, or a legal hold applies."""
     if is_erased(subject):
-        request.status = DataSubjectRequest.Status.REFUSED
-        request.outcome = {"code": "already_erased"}
-        request.save(update_fields=["status", "outcome"])
+        _request_refuse(request, {"code": "already_erased"})
         raise ServiceError(
             "This person's data is already erased.", code="already_erased", status_code=409
         )
     holds = legal_holds_for_user(subject)
     if holds:
-        request.status = DataSubjectRequest.Status.REFUSED
-        request.outcome = {"code": "legal_hold", "holds": [str(h.public_id) for h in holds]}
-        request.save(update_fields=["status", "outcome"])
+        _request_refuse(
+            request, {"code": "legal_hold", "holds": [str(h.public_id) for h in holds]}
+        )
         raise ServiceError(
             "A legal hold applies to this person; erasure is refused until it is released.",
             code="legal_hold",
             status_code=409,
         )
-    approval = adapters.four_eyes_require()
-    if approval is not None:
-        # TODO(merge): confirm the roles area's signature and its pending
-        # result; an unapproved erasure must stop here.
-        approval(action="privacy.erase", requested_by=requested_by, target=subject)
+
+
+def _request_refuse(request: DataSubjectRequest, outcome: dict[str, Any]) -> None:
+    request.status = DataSubjectRequest.Status.REFUSED
+    request.outcome = outcome
+    request.save(update_fields=["status", "outcome"])
+
+
+def _operator_organization() -> Any:
+    from accounts.models import Organization
+
+    operator = Organization.objects.filter(is_operator=True).first()
+    if operator is None:
+        raise ServiceError(
+            "Erasure needs the operator organization, whose members approve it.",
+            code="no_operator_organization",
+            status_code=409,
+        )
+    return operator
+
+
+def gdpr_erasure_request(*, subject: User, requested_by: User) -> DataSubjectRequest:
+    """Ask for an erasure: refuse at once under a legal hold (or if done), else
+    open a four-eyes approval in the operator organization. Another person
+    holding ``approvals.decide`` approves it, and approval runs
+    ``gdpr_erasure_execute``; nothing is erased before that.
+
+    Erasure is irreversible and one person alone must not be able to make a
+    customer's trail anonymous (separation of duties, CC5.1 / CC6.3).
+    """
+    from accounts.models import ApprovalRequest
+    from accounts.services.approvals import approval_request_create
 
     with transaction.atomic():
+        request = _request_open(DataSubjectRequest.Kind.ERASURE, subject, requested_by)
+    # The refusal is recorded on the request, outside the atomic block that
+    # its exception would roll back; the person as stored now decides.
+    _erasure_refusals(request, User.objects.get(pk=subject.pk))
+    with transaction.atomic():
+        approval = approval_request_create(
+            organization=_operator_organization(),
+            kind=ApprovalRequest.Kind.DATA_ERASURE,
+            payload={"request": str(request.public_id), "subject": str(subject.public_id)},
+            requested_by=requested_by,
+            summary=f"Erase the personal data of user {subject.public_id}",
+        )
+        request.status = DataSubjectRequest.Status.AWAITING_APPROVAL
+        request.outcome = {"code": "awaiting_approval", "approval": str(approval.public_id)}
+        request.save(update_fields=["status", "outcome"])
+    return request
+
+
+def gdpr_erasure_execute(*, request: DataSubjectRequest, approved_by: Any) -> DataSubjectRequest:
+    """Run an approved erasure: refuse if a hold was placed meanwhile, else
+    erase, certify and record the response time."""
+    from audit.models import SecurityEvent
+    from audit.services import security_event_record
+    from compliance.privacy.certificates import certificate_for_erasure
+
+    subject = User.objects.get(public_id=request.subject_public_id)
+    _erasure_refusals(request, subject)
+    with transaction.atomic():
         result = subject_erase(user=subject, reason="request")
-        _request_complete(request, {"code": "erased", "counts": result["counts"]})
+        _request_complete(
+            request,
+            {
+                "code": "erased",
+                "counts": result["counts"],
+                "approval": request.outcome.get("approval"),
+                "approved_by": getattr(approved_by, "pk", None),
+            },
+        )
         certificate_for_erasure(
             request=request, identifiers=result["identifiers"], counts=result["counts"]
         )
     security_event_record(
         event_type=SecurityEvent.Type.DATA_ERASED,
-        actor=requested_by,
+        actor=request.requested_by_id,
         target_user=subject,
-        detail={"request": str(request.public_id)},
+        detail={
+            "request": str(request.public_id),
+            "approved_by": getattr(approved_by, "pk", None),
+        },
     )
     return request
+
+
+def _erasure_approved(approval: Any) -> dict[str, Any]:
+    """The approvals service's executor for ``privacy.erasure``."""
+    request = DataSubjectRequest.objects.get(public_id=approval.payload["request"])
+    try:
+        gdpr_erasure_execute(request=request, approved_by=approval.decided_by)
+    except ServiceError as exc:
+        # A hold placed while the approval waited: the refusal is recorded
+        # on the request, which an exception here would roll back.
+        return {"request": str(request.public_id), "refused": exc.get_codes()}
+    certificate = DeletionCertificate.objects.get(request=request)
+    return {
+        "request": str(request.public_id),
+        "certificate": str(certificate.public_id),
+        "counts": request.outcome.get("counts", {}),
+    }
+
+
+def _erasure_refused(approval: Any) -> None:
+    DataSubjectRequest.objects.filter(
+        public_id=approval.payload["request"],
+        status=DataSubjectRequest.Status.AWAITING_APPROVAL,
+    ).update(
+        status=DataSubjectRequest.Status.REFUSED,
+        outcome={"code": "approval_refused", "approval": str(approval.public_id)},
+    )
+
+
+def erasure_approval_register() -> None:
+    """Plug erasure into the four-eyes approvals (called at start)."""
+    from accounts.models import ApprovalRequest
+    from accounts.services.approvals import approval_executor_register
+
+    approval_executor_register(
+        ApprovalRequest.Kind.DATA_ERASURE,
+        execute=_erasure_approved,
+        request_permission="privacy.manage",
+        on_refuse=_erasure_refused,
+    )

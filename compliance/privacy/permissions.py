@@ -1,8 +1,11 @@
-"""A small permission check until the authorization service lands.
+"""Permission checks of the privacy API and commands, asked of the one
+authorization service (``accounts.authorization``).
 
-TODO(authz): replace with the authorization service's check, scoped to the
-organization the request acts for; this one grants a code when any active
-membership's role (or a parent role) holds it, and to staff.
+The data lifecycle is the operator's programme, so a code is asked in the
+operator organization unless an object names its own. Staff keep the bypass
+the compliance area gives them (``compliance.selectors.user_has_permission``)
+so that the portal's two permission doors agree; the lead decides whether
+the staff flag alone should still count.
 """
 
 from __future__ import annotations
@@ -13,30 +16,17 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 
-def user_has_permission(user: Any, code: str) -> bool:
-    """Return whether ``user`` holds the catalog permission ``code``."""
-    from accounts.models import Membership, Permission, Role
+def user_has_permission(user: Any, code: str, *, obj: Any = None) -> bool:
+    """Return whether ``user`` holds the catalog permission ``code`` (for
+    ``obj``, in its organization, when given). A refusal is recorded as an
+    ``access.permission_denied`` security event by the service."""
+    from accounts.authorization import is_in_good_standing, user_has_perm
 
-    if user is None or not user.is_authenticated or not user.is_active:
+    if user is None or not is_in_good_standing(user):
         return False
-    if user.is_superuser or user.is_staff:
+    if user.is_staff or user.is_superuser:
         return True
-
-    role_ids = set(
-        Membership.objects.filter(user=user, status=Membership.Status.ACTIVE).values_list(
-            "role_id", flat=True
-        )
-    )
-    frontier = set(role_ids)
-    while frontier:
-        parents = set(
-            Role.objects.filter(pk__in=frontier, parent__isnull=False).values_list(
-                "parent_id", flat=True
-            )
-        )
-        frontier = parents - role_ids
-        role_ids |= parents
-    return Permission.objects.filter(code=code, roles__in=role_ids).exists()
+    return user_has_perm(user, code, obj=obj)
 
 
 def requires(code: str) -> type[BasePermission]:

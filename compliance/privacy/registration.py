@@ -11,11 +11,15 @@ def register() -> None:
         ConsentPurpose,
         ConsentPurposeVersion,
         DataSubjectRequest,
+        EncryptionKey,
         LegalHold,
         PrivacyNotice,
         RetentionPolicy,
     )
     from compliance.privacy import admin, tasks  # noqa: F401  (registers admin pages and tasks)
+    from compliance.privacy.gdpr import erasure_approval_register
+
+    erasure_approval_register()
 
     for model in (
         RetentionPolicy,
@@ -25,6 +29,8 @@ def register() -> None:
         PrivacyNotice,
         # A request's status and deadline are what an auditor samples.
         DataSubjectRequest,
+        # When a key was created, activated and retired: the rotation trail.
+        EncryptionKey,
     ):
         if not auditlog.contains(model):
             auditlog.register(model)

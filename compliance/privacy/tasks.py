@@ -55,3 +55,16 @@ def usage_flush_task() -> int:
 
     with requestcontext.system_job("celery:usage_flush"):
         return usage_flush()
+
+
+@shared_task(
+    name="compliance.privacy_inventory_review_remind",
+    soft_time_limit=240,
+    time_limit=300,
+    max_retries=0,
+)
+def privacy_inventory_review_remind_task() -> int:
+    from compliance.privacy.inventory import inventory_review_remind
+
+    with requestcontext.system_job("celery:privacy_inventory_review_remind"):
+        return inventory_review_remind()

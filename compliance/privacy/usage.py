@@ -36,18 +36,36 @@ def _counter_key(organization_id: int, endpoint: str, day: date) -> str:
 
 
 def _organization_for(request: HttpRequest) -> int | None:
-    """The organization a request acts for.
+    """The organization a request acts for, by the rule the daily API quota
+    counts with (``cloudexpress.quotas.organization_id_for_quota``), so that
+    billing and the quota agree on the tenant:
 
-    TODO(merge): read the tenant the authorization area resolves (request
-    attribute or API key's organization); until then a user with exactly one
-    active membership counts for that organization.
+    1. the organization a page resolved (``request.organization``), or the
+       one an API key belongs to (DRF copies ``request.auth`` here);
+    2. the organization the URL names (``orgs/<slug>/...``), whose access
+       the view's permissions already checked;
+    3. else the caller's first current membership.
     """
     for source in (
         getattr(request, "organization", None),
-        getattr(getattr(request, "auth", None), "organization", None),
+        getattr(getattr(request, "auth", None), "organization_id", None),
     ):
         if source is not None:
             return int(getattr(source, "pk", source))
+    match: Any = getattr(request, "resolver_match", None)
+    slug = match.kwargs.get("slug") if match is not None else None
+    if slug:
+        key = f"usage:org-slug:{slug}"
+        cached = cache.get(key)
+        if cached is None:
+            from accounts.models import Organization
+
+            cached = (
+                Organization.objects.filter(slug=slug).values_list("pk", flat=True).first() or 0
+            )
+            cache.set(key, cached, ORG_TTL)
+        if cached:
+            return int(cached)
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
@@ -56,12 +74,12 @@ def _organization_for(request: HttpRequest) -> int | None:
     if cached is None:
         from accounts.models import Membership
 
-        ids = list(
-            Membership.objects.filter(user=user, status=Membership.Status.ACTIVE).values_list(
-                "organization_id", flat=True
-            )[:2]
-        )
-        cached = ids[0] if len(ids) == 1 else 0
+        cached = (
+            Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
+            .order_by("organization_id")
+            .values_list("organization_id", flat=True)
+            .first()
+        ) or 0
         cache.set(key, cached, ORG_TTL)
     return int(cached) or None
 

@@ -112,6 +112,8 @@ def _start_production(extra: dict[str, str]) -> subprocess.CompletedProcess[str]
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "EMAIL_HOST": "127.0.0.1",
         "PORTAL_BASE_URL": "https://portal.example.test",
+        "ARCHIVE_ENCRYPTION_KEY": "ab" * 32,
+        "BACKUP_ENCRYPTION_KEY": "cd" * 32,
         **extra,
     }
     return subprocess.run(

@@ -38,31 +38,34 @@ def test_bench_export_memory_stays_flat() -> None:
         # Bulk rows for size only: their chain hashes are not computed.
         cursor.execute(
             "INSERT INTO audit_securityevent (seq, prev_hash, row_hash, public_id, occurred_at, "
-            "event_type, severity, actor_id, system_actor, ip, user_agent, request_id, detail, "
-            "risk_factors) SELECT 1000000 + g, '', '', md5(g::text)::uuid, "
-            "now() - g * interval '1 minute', 'auth.sign_in_succeeded', 'info', %s, '', "
+            "event_type, severity, actor_id, actor_pk, system_actor, ip, user_agent, request_id, "
+            "detail, risk_factors, personal_digest) SELECT 1000000 + g, '', '', "
+            "md5(g::text)::uuid, "
+            "now() - g * interval '1 minute', 'auth.sign_in_succeeded', 'info', %s, %s, '', "
             "('198.51.100.' || (g %% 250))::inet, 'BenchBrowser/1.0 (X11; Linux x86_64)', "
-            "md5(g::text), jsonb_build_object('path', '/accounts/login/', 'n', g), '{}' "
-            "FROM generate_series(1, %s) AS g",
-            [user.pk, EVENTS],
+            "md5(g::text), jsonb_build_object('path', '/accounts/login/', 'n', g), '{}', "
+            "md5(g::text || 'digest') FROM generate_series(1, %s) AS g",
+            [user.pk, user.pk, EVENTS],
         )
     client = APIClient()
     client.force_authenticate(user)
 
     Path("/proc/self/clear_refs").write_text("5")
     idle_kb = _status_kb("VmRSS")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     response = client.get(f"/api/compliance/gdpr/export/{user.public_id}")
     size = lines = 0
     for chunk in response.streaming_content:
         size += len(chunk)
         lines += chunk.count(b"\n")
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     growth_mb = (_status_kb("VmHWM") - idle_kb) / 1024
 
     assert lines >= EVENTS + 3
     print(
         f"\nexport bench: {EVENTS} events, {lines} lines, {size / 1e6:.1f} MB in "
-        f"{seconds:.1f} s; peak memory growth {growth_mb:.1f} MB (target < 100)"
+        f"{seconds:.1f} s (CPU in this process {cpu_seconds:.1f} s); "
+        f"peak memory growth {growth_mb:.1f} MB (target < 100)"
     )
     assert growth_mb < 100

@@ -14,6 +14,8 @@ from tests.support.processes import ROOT
 REQUIRED = {
     "SECRET_KEY": "s" * 50,
     "FIELD_ENCRYPTION_KEYS": "k1:key",
+    "ARCHIVE_ENCRYPTION_KEY": "a1:key",
+    "BACKUP_ENCRYPTION_KEY": "b1:key",
     "DATABASE_URL": "postgres://portal@postgres/portal",
     "REDIS_URL": "rediss://:password@redis:6379/0",
     "ALLOWED_HOSTS": "portal.example.test",

@@ -21,6 +21,8 @@ PRODUCTION_ENV = {
     "EMAIL_HOST": "127.0.0.1",
     "PORTAL_BASE_URL": "https://portal.example.test",
     "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+    "ARCHIVE_ENCRYPTION_KEY": "ab" * 32,
+    "BACKUP_ENCRYPTION_KEY": "b1:" + "B" * 43 + "=",
 }
 
 
@@ -56,6 +58,10 @@ def test_production_starts_with_every_secret() -> None:
         ({"REDIS_URL": ""}, "REDIS_URL"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"ARCHIVE_ENCRYPTION_KEY": ""}, "ARCHIVE_ENCRYPTION_KEY"),
+        ({"BACKUP_ENCRYPTION_KEY": ""}, "BACKUP_ENCRYPTION_KEY"),
+        ({"ARCHIVE_ENCRYPTION_KEY": "ab" * 31}, "ARCHIVE_ENCRYPTION_KEY"),
+        ({"BACKUP_ENCRYPTION_KEY": "b1:short"}, "BACKUP_ENCRYPTION_KEY"),
     ],
 )
 def test_production_refuses_a_missing_or_weak_variable(

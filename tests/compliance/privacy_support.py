@@ -45,3 +45,17 @@ def assert_chain_verifies(model: type[models.Model], anchor: dict[str, Any] | No
         assert _hash_matches(row), f"bad hash at seq {row.seq}"
         previous = row
     return len(rows)
+
+
+def operator_member(kind: str = "admin") -> Any:
+    """A member of the operator organization with a built-in role: the
+    privacy programme's permissions are asked there."""
+    from accounts.models import Organization
+    from tests import factories
+
+    operator = Organization.objects.filter(is_operator=True).first()
+    if operator is None:
+        operator = factories.OrganizationFactory(is_operator=True)
+    return factories.MembershipFactory(
+        organization=operator, role=factories.builtin_role(kind)
+    ).user

@@ -343,6 +343,27 @@ def old_event(**delta: float) -> Step:
             event_type=SecurityEvent.Type.SIGN_IN_FAILED,
             occurred_at=timezone.now() - timedelta(**delta),
         )
+        # The newest row of a chain always stays (the chain goes on from
+        # it), so the old event is followed by one of today.
+        security_event_record(event_type=SecurityEvent.Type.SIGN_IN_FAILED)
+
+    return apply
+
+
+def encryption_key(*, age_days: int, rotate: bool = False) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        from cloudexpress.keyring import generate_key_spec
+        from compliance.privacy import keys
+
+        if rotate:
+            old = django_settings.FIELD_ENCRYPTION_KEYS
+            env.settings.FIELD_ENCRYPTION_KEYS = generate_key_spec("k-new") + "," + old
+            keys.encryption_keys_rotate()
+        keys.encryption_keys_register()
+        current = keys.keyring().current_id
+        compliance_models.EncryptionKey.objects.filter(key_id=current).update(
+            created_at=ago(days=age_days)
+        )
 
     return apply
 
@@ -484,6 +505,22 @@ def attestation(*, altered: bool) -> Step:
             storage = item.file.storage
             storage.delete(item.file.name)
             storage.save(item.file.name, ContentFile(b"something else"))
+
+    return apply
+
+
+def inventory_review(*, current: bool) -> Step:
+    def apply(env: SimpleNamespace) -> None:
+        from compliance.privacy import inventory
+
+        env.settings.MEDIA_ROOT = str(env.tmp_path)
+        item = inventory.inventory_review_attest(attested_by=UserFactory())
+        if not current:
+            # A review of the inventory as it was before a field was added.
+            compliance_models.Attestation.objects.filter(pk=item.pk).update(
+                statement=f"Data inventory reviewed. {inventory.DIGEST_PREFIX}{'0' * 64}."
+            )
+        attestations.attestation_review(attestation=item, reviewer=UserFactory())
 
     return apply
 
@@ -1067,9 +1104,12 @@ BREAK_MEND: dict[str, Case] = {
     "c-sessions-purged": Case(session_expired(days=-3), session_expired(days=1)),
     "c-rows-within-retention": Case(old_event(days=8 * 365), old_event(days=1)),
     "c-attestations-intact": Case(attestation(altered=True), attestation(altered=False)),
-    "cc-encryption-key-age": pending("the key ring lands with the data-lifecycle work"),
+    "cc-encryption-key-age": Case(
+        encryption_key(age_days=400), encryption_key(age_days=0, rotate=True)
+    ),
     "p-privacy-contact": Case(contacts("nobody"), contacts("dpo@cloudexpress.test")),
     "p-chain-without-personal-data": Case(personal_column_hashed, nothing),
+    "p-inventory-reviewed": Case(inventory_review(current=False), inventory_review(current=True)),
     "p-leavers-erased": Case(leaver(erased=False), leaver(erased=True)),
     "p-contact-data-valid": Case(
         contact_email("not-an-address"), contact_email("fine@example.test")

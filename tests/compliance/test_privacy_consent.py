@@ -25,6 +25,7 @@ from compliance.models import (
 from compliance.privacy import classification, consent, usage
 from compliance.privacy.archive import archive_write
 from tests import factories
+from tests.compliance.privacy_support import operator_member
 
 pytestmark = pytest.mark.django_db
 
@@ -112,10 +113,21 @@ def test_the_notice_page_shows_what_changed_since_the_version_read(web, user) ->
 
 
 def test_access_by_classification() -> None:
-    member = factories.MembershipFactory().user
-    auditor = factories.MembershipFactory(role=factories.builtin_role("auditor")).user
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    # The privacy programme is the operator's: its members' roles decide,
+    # through accounts.authorization.
+    operator = factories.OrganizationFactory(is_operator=True)
+
+    def member_of(kind: str, organization=operator):
+        return factories.MembershipFactory(
+            organization=organization, role=factories.builtin_role(kind)
+        ).user
+
+    member = member_of("member")
+    auditor = member_of("auditor")
+    admin = member_of("admin")
     outsider = factories.UserFactory()
+    # An admin of a customer organization holds nothing in the operator's.
+    customer_admin = member_of("admin", factories.OrganizationFactory())
 
     allows = classification.classification_allows
     assert allows(None, Classification.PUBLIC)
@@ -129,6 +141,7 @@ def test_access_by_classification() -> None:
     assert allows(admin, Classification.RESTRICTED) and not allows(
         auditor, Classification.RESTRICTED
     )
+    assert not allows(customer_admin, Classification.INTERNAL)
     # Restricted data about a person is open to that person.
     assert allows(member, Classification.RESTRICTED, owner=member)
 
@@ -197,6 +210,29 @@ def test_usage_writes_once_per_org_endpoint_day_and_the_flush_adds_the_rest(
     assert ApiUsage.objects.get().count == 6
 
 
+def test_usage_counts_for_the_organization_the_url_names_else_the_first_membership(
+    api_client,
+) -> None:
+    first = factories.MembershipFactory(role=factories.builtin_role("admin"))
+    user = first.user
+    second = factories.MembershipFactory(user=user, role=factories.builtin_role("admin"))
+    api_client.force_authenticate(user)
+
+    # No organization in the URL: the first current membership, as the
+    # daily quota counts it.
+    api_client.get("/api/me")
+    # The URL names the second organization: it counts there.
+    response = api_client.get(f"/api/orgs/{second.organization.slug}/members")
+    assert response.status_code == 200, response.content
+    usage.usage_flush()
+
+    rows = set(ApiUsage.objects.values_list("organization_id", "endpoint", "count"))
+    assert rows == {
+        (min(first.organization_id, second.organization_id), "GET /api/me", 1),
+        (second.organization_id, "GET /api/orgs/<slug:slug>/members", 1),
+    }
+
+
 # --- Archive retrieval ------------------------------------------------------------
 
 
@@ -216,7 +252,7 @@ def test_archive_retrieval_needs_an_authorised_person_and_is_audited(settings, t
     )
     raw = next(tmp_path.rglob("*.enc")).read_bytes()
     assert b"sign_in_failed" not in raw
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    admin = operator_member("admin")
     member = factories.MembershipFactory().user
     out = tmp_path / "rows.jsonl"
 
@@ -240,26 +276,9 @@ def test_archive_retrieval_needs_an_authorised_person_and_is_audited(settings, t
 
 
 def test_every_personal_looking_field_is_in_the_inventory() -> None:
-    from django.apps import apps
-    from django.db import models
+    from compliance.privacy.inventory import inventory_uncovered
 
-    from compliance.privacy.inventory import PERSONAL_NAMES, inventory_fields
-
-    listed = inventory_fields()
-    missing = []
-    for model in apps.get_models():
-        if model._meta.app_label not in {"accounts", "audit", "compliance"}:
-            continue
-        for field in model._meta.concrete_fields:
-            # A flag named like a personal field (NotificationPreference.email:
-            # "send by e-mail") holds no personal data; any other type counts.
-            if isinstance(field, models.BooleanField):
-                continue
-            if field.name in PERSONAL_NAMES:
-                label = f"{model._meta.app_label}.{model.__name__}.{field.name}"
-                if label not in listed:
-                    missing.append(label)
-    assert missing == []
+    assert inventory_uncovered() == []
 
 
 def test_data_subject_request_response_time() -> None:

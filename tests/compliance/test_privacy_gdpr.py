@@ -5,15 +5,21 @@ and their chain verifies."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import User, UserSession
+from accounts.auth.apikeys import api_key_create
+from accounts.auth.mfa import backup_codes_generate
+from accounts.models import ApiKey, ApprovalRequest, BackupCode, TOTPDevice, User, UserSession
+from accounts.services.approvals import approval_approve, approval_refuse
 from audit.models import AuditLogEntry, SecurityEvent
 from audit.services import security_event_record
 from cloudexpress import requestcontext
@@ -27,7 +33,7 @@ from compliance.privacy import consent, gdpr
 from compliance.privacy.holds import legal_hold_place
 from compliance.privacy.profile import profile_correct
 from tests import factories
-from tests.compliance.privacy_support import assert_chain_verifies
+from tests.compliance.privacy_support import assert_chain_verifies, operator_member
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +45,7 @@ IPS = ("203.0.113.77", "2001:db8::7777")
 
 @pytest.fixture
 def privacy_officer(db) -> User:
-    return factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    return operator_member("admin")
 
 
 @pytest.fixture
@@ -75,7 +81,25 @@ def subject(db) -> User:
     consent.consent_record(user=person, purpose_code="product-news", decision="granted")
     notice = consent.privacy_notice_publish(text="v1", summary_of_changes="first")
     consent.privacy_notice_acknowledge(user=person, notice=notice)
-    assert membership.pk
+    # Credentials: a second factor with backup codes, an API key last used
+    # from one of the person's addresses, and an approval nobody decided.
+    device = TOTPDevice.objects.create(user=person, name="phone", confirmed=True)
+    backup_codes_generate(user_id=person.pk)
+    issued = api_key_create(
+        user=person,
+        organization=membership.organization,
+        name="laptop",
+        scopes=["org.view"],
+        created_by=person,
+    )
+    ApiKey.objects.filter(pk=issued.key.pk).update(last_used_ip=IPS[0])
+    ApprovalRequest.objects.create(
+        organization=membership.organization,
+        kind=ApprovalRequest.Kind.ROLE_GRANT,
+        requested_by=person,
+        summary="grant admin",
+    )
+    assert membership.pk and device.pk
     return person
 
 
@@ -109,6 +133,18 @@ def test_export_holds_every_section(api_client, privacy_officer, subject) -> Non
     assert by_section["consents"][0]["purpose__code"] == "product-news"
     assert by_section["privacy_notices"][0]["notice__version"] == 1
     assert {r["kind"] for r in by_section["requests"]} >= {"rectification", "access"}
+    assert [k["name"] for k in by_section["api_keys"]] == ["laptop"]
+    assert by_section["api_keys"][0]["last_used_ip"] == IPS[0]
+    assert not any("hash" in name or "secret" in name for name in by_section["api_keys"][0])
+    assert [(d["name"], d["confirmed"]) for d in by_section["mfa_devices"]] == [("phone", True)]
+    assert (
+        "key" not in by_section["mfa_devices"][0] and "secret" not in by_section["mfa_devices"][0]
+    )
+    remaining = django_settings.MFA_BACKUP_CODE_COUNT
+    assert by_section["backup_codes"] == [{"remaining": remaining}]
+    assert [(a["kind"], a["role"]) for a in by_section["approvals"]] == [
+        ("role.grant", "requested")
+    ]
     assert {e["event_type"] for e in by_section["security_events"]} >= {
         "auth.sign_in_succeeded",
         "auth.sign_in_failed",
@@ -180,8 +216,15 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
 
     api_client.force_authenticate(privacy_officer)
     response = api_client.delete(f"/api/compliance/gdpr/delete/{subject.public_id}")
-    assert response.status_code == 200, response.content
-    body = response.json()
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "awaiting_approval"
+    # Nothing is erased before a second person approves.
+    assert {(t, c) for t, c, _ in _find_everywhere(needles)} == before
+    approval = ApprovalRequest.objects.get(public_id=response.json()["approval"])
+    assert approval.kind == ApprovalRequest.Kind.DATA_ERASURE
+    approval = approval_approve(approval=approval, decided_by=operator_member("admin"))
+    assert approval.status == ApprovalRequest.Status.EXECUTED, approval.error
+    body = approval.result
 
     assert _find_everywhere(needles) == []
     # The records stay, pseudonymous, and the chains still verify.
@@ -196,9 +239,26 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_verifies(
     )
     assert_chain_verifies(AuditLogEntry)
     assert_chain_verifies(SecurityEvent)
+    # And by the audit area's own verifier, personal digests included: the
+    # erased rows are the ones the erasure recorded.
+    out = io.StringIO()
+    call_command("audit_verify", stdout=out)
+    assert out.getvalue().count("OK ") == 2, out.getvalue()
+    assert "rows pseudonymised" in out.getvalue()
     subject.refresh_from_db()
     assert not subject.is_active and not subject.has_usable_password()
     assert not UserSession.objects.filter(user=subject).exists()
+    # Credentials: devices and codes gone, keys revoked, the pending
+    # approval cancelled.
+    assert not TOTPDevice.objects.filter(user=subject).exists()
+    assert not BackupCode.objects.filter(user=subject).exists()
+    assert not ApiKey.objects.filter(user=subject, revoked_at=None).exists()
+    assert set(
+        ApprovalRequest.objects.filter(requested_by=subject).values_list("status", flat=True)
+    ) == {ApprovalRequest.Status.CANCELLED}
+    assert body["counts"]["mfa_devices_deleted"] == 1
+    assert body["counts"]["api_keys_revoked"] == 1
+    assert body["counts"]["approvals_cancelled"] == 1
     # Consent history stays as proof, pointing at the pseudonym.
     assert ConsentRecord.objects.filter(user=subject).count() == 1
 
@@ -243,10 +303,55 @@ def test_erasure_needs_privacy_manage_and_is_not_self_service(api_client, subjec
     assert subject.email == EMAIL
 
 
+def _erase(subject: User, requested_by: User) -> DataSubjectRequest:
+    request = gdpr.gdpr_erasure_request(subject=subject, requested_by=requested_by)
+    approval = ApprovalRequest.objects.get(public_id=request.outcome["approval"])
+    approval_approve(approval=approval, decided_by=operator_member("admin"))
+    request.refresh_from_db()
+    return request
+
+
+def test_erasure_waits_for_a_second_person_and_a_refusal_closes_the_request(
+    privacy_officer, subject
+) -> None:
+    from cloudexpress.api.exceptions import ServiceError
+
+    request = gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    approval = ApprovalRequest.objects.get(public_id=request.outcome["approval"])
+    # The requester cannot approve their own erasure.
+    with pytest.raises(ServiceError) as refused:
+        approval_approve(approval=approval, decided_by=privacy_officer)
+    assert refused.value.get_codes() == "self_approval"
+    subject.refresh_from_db()
+    assert subject.email == EMAIL
+
+    approval_refuse(approval=approval, decided_by=operator_member("admin"), note="no")
+    request.refresh_from_db()
+    subject.refresh_from_db()
+    assert request.status == "refused" and request.outcome["code"] == "approval_refused"
+    assert subject.email == EMAIL
+
+
+def test_a_hold_placed_while_the_approval_waits_stops_the_erasure(
+    privacy_officer, subject
+) -> None:
+    request = gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    legal_hold_place(owner=privacy_officer, reason="new claim", user=subject)
+    approval = ApprovalRequest.objects.get(public_id=request.outcome["approval"])
+
+    approval = approval_approve(approval=approval, decided_by=operator_member("admin"))
+
+    assert approval.result["refused"] == "legal_hold"
+    request.refresh_from_db()
+    subject.refresh_from_db()
+    assert request.status == "refused" and request.outcome["code"] == "legal_hold"
+    assert subject.email == EMAIL
+
+
 def test_a_second_erasure_is_refused(privacy_officer, subject) -> None:
     from cloudexpress.api.exceptions import ServiceError
 
-    gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
+    assert _erase(subject, privacy_officer).status == "completed"
     with pytest.raises(ServiceError) as refused:
         gdpr.gdpr_erasure_request(subject=subject, requested_by=privacy_officer)
     assert refused.value.get_codes() == "already_erased"

@@ -6,12 +6,13 @@ import pytest
 
 from compliance.models import DataSubjectRequest, LegalHold
 from tests import factories
+from tests.compliance.privacy_support import operator_member
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_privacy_manager_places_and_releases_a_hold(api_client) -> None:
-    manager = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    manager = operator_member("admin")
     subject = factories.UserFactory()
     api_client.force_authenticate(manager)
 

@@ -5,14 +5,17 @@ a chain that still verifies afterwards."""
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from dateutil.relativedelta import relativedelta
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 
 from accounts.models import Organization, User
+from audit import verification
 from audit.models import AuditLogEntry, SecurityEvent
 from audit.services import security_event_record
 from compliance.models import (
@@ -30,7 +33,7 @@ from compliance.privacy.archive import archive_read
 from compliance.privacy.holds import legal_hold_place, legal_hold_release
 from compliance.privacy.policies import retention_policies_ensure
 from tests import factories
-from tests.compliance.privacy_support import assert_chain_verifies
+from tests.compliance.privacy_support import assert_chain_verifies, operator_member
 
 pytestmark = pytest.mark.django_db
 
@@ -369,6 +372,46 @@ def test_a_crash_mid_batch_rolls_the_batch_back_and_the_next_run_resumes() -> No
     assert_chain_verifies(SecurityEvent, resumed.anchors[DataType.SECURITY_EVENTS])
 
 
+def _audit_verify() -> str:
+    """The audit area's own verifier, whole chains, personal digests too."""
+    out = io.StringIO()
+    call_command("audit_verify", stdout=out)
+    return out.getvalue()
+
+
+def test_audit_verify_passes_after_retention_and_between_its_batches() -> None:
+    old = NOW - relativedelta(years=8)
+    with at(old):
+        for _ in range(4):
+            factories.OrganizationFactory()  # audit entries, 8 years old
+    for i in range(7):
+        event_at(old + timedelta(minutes=i), ip="198.51.100.7", detail={"n": i})
+    with at(NOW - timedelta(days=1)):
+        factories.OrganizationFactory()
+    event_at(NOW - timedelta(days=1))
+    assert _audit_verify().count("OK ") == 2
+
+    # Inside every batch, after its delete: the chain already starts at the
+    # retained-start anchor the batch wrote.
+    seen = []
+
+    def verify_inside(data_type: str, number: int) -> None:
+        model = AuditLogEntry if data_type == DataType.AUDIT_LOGS else SecurityEvent
+        if data_type in (DataType.AUDIT_LOGS, DataType.SECURITY_EVENTS):
+            report = verification.verify_chain(model)
+            assert report.ok, report.problem
+            seen.append((data_type, number))
+
+    retention.batch_hook = verify_inside
+    run = run_now()
+
+    assert run.counts[DataType.SECURITY_EVENTS] == 7
+    assert run.counts[DataType.AUDIT_LOGS] >= 4
+    assert (DataType.SECURITY_EVENTS, 3) in seen and (DataType.AUDIT_LOGS, 1) in seen
+    output = _audit_verify()
+    assert output.count("OK ") == 2, output
+
+
 def test_a_second_run_the_same_day_deletes_nothing() -> None:
     old = NOW - relativedelta(years=8)
     for i in range(4):
@@ -415,7 +458,17 @@ def test_the_dry_run_reports_and_deletes_nothing() -> None:
 # --- Certificate -----------------------------------------------------------------
 
 
-def test_the_certificate_hashes_the_sorted_deleted_identifiers_and_renders_as_pdf() -> None:
+def _runs(keys: list[int]) -> list[tuple[int, int]]:
+    runs: list[list[int]] = []
+    for key in keys:
+        if runs and key == runs[-1][1] + 1:
+            runs[-1][1] = key
+        else:
+            runs.append([key, key])
+    return [(first, last) for first, last in runs]
+
+
+def test_the_certificate_hashes_the_deleted_identifiers_as_key_runs_and_renders_as_pdf() -> None:
     import io
 
     from pypdf import PdfReader
@@ -433,8 +486,11 @@ def test_the_certificate_hashes_the_sorted_deleted_identifiers_and_renders_as_pd
     run = run_now()
     certificate = DeletionCertificate.objects.get(run=run)
 
-    lines = sorted(f"security_events:{e.pk}" for e in events)
-    lines = sorted(lines + [f"usage_data:{usage.pk}"])
+    # Maximal runs of consecutive keys, one line each, data types by name.
+    lines = [
+        f"security_events:{first}-{last}" for first, last in _runs(sorted(e.pk for e in events))
+    ]
+    lines.append(f"usage_data:{usage.pk}-{usage.pk}")
     expected = hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
     assert certificate.identifier_count == 5
     assert certificate.identifiers_sha256 == expected
@@ -461,7 +517,7 @@ def test_the_certificate_renderer_refuses_every_url() -> None:
 
 def test_policy_list_and_execute_need_their_permissions(api_client) -> None:
     member = factories.MembershipFactory().user
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    admin = operator_member("admin")
 
     api_client.force_authenticate(admin)
     listed = api_client.get("/api/compliance/retention/policy")
@@ -479,7 +535,7 @@ def test_policy_list_and_execute_need_their_permissions(api_client) -> None:
 
 
 def test_execute_runs_and_returns_the_run_with_its_certificate(api_client) -> None:
-    admin = factories.MembershipFactory(role=factories.builtin_role("admin")).user
+    admin = operator_member("admin")
     event = event_at(NOW - relativedelta(years=8))
     event_at(NOW - timedelta(days=1))
     api_client.force_authenticate(admin)

@@ -31,17 +31,24 @@ class Command(BaseCommand):
         from audit.models import AuditLogEntry
         from compliance.models import ArchiveObject
         from compliance.privacy.archive import archive_read
+        from compliance.privacy.classification import REQUIRED_PERMISSION, classification_allows
         from compliance.privacy.permissions import user_has_permission
 
         person = User.objects.filter(email__iexact=options["by"], is_active=True).first()
-        if person is None or not all(
-            user_has_permission(person, code) for code in ("retention.view", "privacy.manage")
-        ):
-            raise CommandError("not authorised: retention.view and privacy.manage are required")
         try:
             archive = ArchiveObject.objects.get(public_id=options["archive_id"])
         except (ArchiveObject.DoesNotExist, ValueError) as exc:
             raise CommandError("no such archive") from exc
+        # retention.view, and what the archive's classification takes
+        # (privacy.manage for the Restricted default), both asked of the
+        # authorization service.
+        if (
+            person is None
+            or not user_has_permission(person, "retention.view")
+            or not classification_allows(person, archive.classification, obj=archive)
+        ):
+            needed = REQUIRED_PERMISSION[archive.classification] or "retention.view"
+            raise CommandError(f"not authorised: retention.view and {needed} are required")
 
         with requestcontext.system_job("command:archive_retrieve"):
             requestcontext.set_actor(person.pk)
