@@ -437,7 +437,7 @@ def events_ingest(
 ) -> IngestResult:
     """Store parsed lines not seen before, scored, then run detection."""
     result = IngestResult()
-    notify: list[tuple[int, int]] = []
+    notify: list[tuple[int, str, int]] = []
     with requestcontext.system_job(f"ingest:{source}"[:80]):
         batch: list[Parsed] = []
         for item in parsed:
@@ -450,10 +450,8 @@ def events_ingest(
     if notify:
         from audit.detection import notifications
 
-        for user_id, event_id in notify:
-            notifications.account_security_notify(
-                user=user_id, event_kind="new_network_sign_in", event_id=event_id
-            )
+        for user_id, kind, event_id in notify:
+            notifications.account_security_notify(user=user_id, event_kind=kind, event_id=event_id)
     if detect and result.added:
         from audit.detection.engine import detection_run
 
@@ -465,7 +463,9 @@ def events_ingest(
     return result
 
 
-def _ingest_batch(batch: list[Parsed], source: str, result: IngestResult) -> list[tuple[int, int]]:
+def _ingest_batch(
+    batch: list[Parsed], source: str, result: IngestResult
+) -> list[tuple[int, str, int]]:
     result.read += len(batch)
     context = requestcontext.current()
     request_id = context.request_id if context else ""
@@ -504,10 +504,10 @@ def _ingest_batch(batch: list[Parsed], source: str, result: IngestResult) -> lis
         ]
         scorer = RiskScorer(attempts)
         records: list[dict[str, Any]] = []
-        notify_for: list[int | None] = []
+        notify_for: list[tuple[int | None, str]] = []
         for p, attempt in zip(fresh, attempts, strict=True):
             scored = scorer.score(attempt)
-            notify_for.append(scored.notify_user_id)
+            notify_for.append((scored.notify_user_id, scored.notify_kind))
             records.append(
                 {
                     "public_id": uuid.uuid4(),
@@ -531,5 +531,7 @@ def _ingest_batch(batch: list[Parsed], source: str, result: IngestResult) -> lis
         scorer.flush()
     result.added += len(ids)
     return [
-        (user_id, pk) for user_id, pk in zip(notify_for, ids, strict=True) if user_id is not None
+        (user_id, kind, pk)
+        for (user_id, kind), pk in zip(notify_for, ids, strict=True)
+        if user_id is not None
     ]

@@ -163,6 +163,8 @@ class Scored:
     factors: dict[str, Any]
     # Set when a portal user signed in from a network or country new to them.
     notify_user_id: int | None = None
+    # Which account notice to send (a key of notifications.ACCOUNT_EVENT_TEXT).
+    notify_kind: str = ""
 
 
 class RiskScorer:
@@ -214,6 +216,7 @@ class RiskScorer:
         base = types.SEVERITY_BASE.get(attempt.severity, 5)
         factors: dict[str, Any] = {"base": base, "anomaly": 0, "threat": 0}
         notify: int | None = None
+        notify_kind = ""
 
         threat = self.matcher.match(attempt.ip)
         if threat is not None:
@@ -234,11 +237,15 @@ class RiskScorer:
                 is_portal_user = subject.startswith("user:")
                 if is_portal_user and (factors.get("new_network") or factors.get("new_country")):
                     notify = attempt.actor_id or attempt.target_user_id
+                    notify_kind = "new_network_sign_in"
+                elif is_portal_user and factors.get("new_device"):
+                    notify = attempt.actor_id or attempt.target_user_id
+                    notify_kind = "new_device_sign_in"
                 self._learn(subject, features, attempt.occurred_at)
 
         score = min(100, base + factors["anomaly"] + factors["threat"])
         factors["score"] = score
-        return Scored(score=score, factors=factors, notify_user_id=notify)
+        return Scored(score=score, factors=factors, notify_user_id=notify, notify_kind=notify_kind)
 
     def _likelihood(self, subject: str, features: dict[str, str]) -> tuple[int, dict[str, Any]]:
         config = self.config
@@ -288,6 +295,9 @@ class RiskScorer:
             result["new_network"] = True
         if known and seen_by.get("country") == 0:
             result["new_country"] = True
+        # A user-agent family never used before: a new device or program.
+        if known and seen_by.get("ua") == 0:
+            result["new_device"] = True
         return anomaly, result
 
     def flush(self) -> None:
