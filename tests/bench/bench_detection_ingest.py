@@ -210,9 +210,10 @@ def _store_events(count: int) -> None:
             """
             INSERT INTO audit_securityevent (public_id, occurred_at, event_type, severity,
                 actor_id, target_user_id, organization_id, system_actor, ip, user_agent,
-                request_id, detail, risk_score, risk_factors, seq, prev_hash, row_hash)
+                request_id, detail, risk_score, risk_factors, seq, prev_hash, row_hash,
+                personal_digest)
             SELECT gen_random_uuid(), at, event_type, severity, actor_id, NULL, NULL, '',
-                   ip, '', '', detail, risk_score, '{}'::jsonb, NULL, '', ''
+                   ip, '', '', detail, risk_score, '{}'::jsonb, NULL, '', '', ''
             FROM (
                 SELECT %(start)s::timestamptz + g * interval '2.6 seconds' AS at,
                        CASE WHEN g %% 10 < 5 THEN 'auth.sign_in_succeeded'
