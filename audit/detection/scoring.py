@@ -254,6 +254,8 @@ class RiskScorer:
         count = self.counts.get
         n_subject = count((subject, TOTAL, ""), 0)
         n_all = count((GLOBAL, TOTAL, ""), 0)
+        if n_subject == 0:
+            return 0, self._no_history(features)
         explained: list[dict[str, Any]] = []
         total_bits = 0.0
         seen_by: dict[str, int] = {}
@@ -299,6 +301,31 @@ class RiskScorer:
         if known and seen_by.get("ua") == 0:
             result["new_device"] = True
         return anomaly, result
+
+    def _no_history(self, features: dict[str, str]) -> dict[str, Any]:
+        """What ``_likelihood`` gives a subject never seen, without its
+        arithmetic: each ratio is exactly 1 (the smoothed subject frequency
+        is the population's), so every feature weighs 0 bits. Most attempts
+        in an attacked log are of this kind (names that have no account)."""
+        explained = [
+            {
+                "feature": name,
+                "seen": 0,
+                "subject_share": None,
+                "likelihood_ratio": 1.0,
+                "bits": 0.0,
+            }
+            for name in FEATURES
+            if name in features
+        ]
+        threshold = float(self.config["high_feature_bits"])
+        return {
+            "model": MODEL_NAME,
+            "history": 0,
+            "bits": 0.0,
+            "features": explained,
+            "high": [item["feature"] for item in explained] if threshold <= 0 else [],
+        }
 
     def flush(self) -> None:
         """Write what the batch learned; call inside the caller's transaction.

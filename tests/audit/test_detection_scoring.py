@@ -218,3 +218,32 @@ def test_owners_are_told_of_password_mfa_and_api_key_changes_once() -> None:
     )
     assert not Notification.objects.filter(recipient=admin).exists()
     assert sorted(m.to[0] for m in mail.outbox) == [user.email] * 4
+
+
+def test_a_subject_without_history_is_explained_as_neutral_without_arithmetic() -> None:
+    import math
+
+    from audit.detection.scoring import GLOBAL, TOTAL, RiskScorer
+
+    scorer = RiskScorer([])
+    scorer.counts.update({(GLOBAL, TOTAL, ""): 1234, (GLOBAL, "ip", "192.0.2.1"): 17})
+    features = {"ip": "192.0.2.1", "net": "192.0.2.0/24", "hour": "03"}
+    anomaly, result = scorer._likelihood("ssh:host:nobody", features)
+
+    assert anomaly == 0
+    assert result["history"] == 0 and result["bits"] == 0.0 and result["high"] == []
+    assert [item["feature"] for item in result["features"]] == ["ip", "net", "hour"]
+    # The shortcut is exact: with no history the smoothed subject frequency
+    # equals the population's, whatever it is, so each ratio is 1.
+    expected = zip(result["features"], (17, 0, 0), (100_000, 20_000, 24), strict=True)
+    for item, count, domain in expected:
+        p_all = (count + 1) / (1234 + domain)
+        p_subject = (0 + 1.0 * p_all) / (0 + 1.0)
+        assert item["likelihood_ratio"] == round(p_all / p_subject, 3) == 1.0
+        assert item["bits"] == round(math.log2(p_all / p_subject), 2) == 0.0
+        assert item["seen"] == 0 and item["subject_share"] is None
+
+    # One sign-in of history takes the full computation.
+    scorer.counts[("ssh:host:nobody", TOTAL, "")] = 1
+    _, known = scorer._likelihood("ssh:host:nobody", features)
+    assert known["history"] == 1 and known["bits"] > 0
