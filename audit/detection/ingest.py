@@ -407,7 +407,7 @@ def events_store(records: list[dict[str, Any]], fingerprints: list[str], source:
     dbvendor.rows_copy(
         IngestedLine,
         _LINE_COLUMNS,
-        [(print_, pk, source[:200], now) for print_, pk in zip(fingerprints, ids, strict=True)],
+        [(line, pk, source[:200], now) for line, pk in zip(fingerprints, ids, strict=True)],
     )
     return ids
 
