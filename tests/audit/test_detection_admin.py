@@ -5,6 +5,7 @@ services, and a non-operator administrator sees nothing."""
 from __future__ import annotations
 
 import pytest
+import time_machine
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
@@ -188,3 +189,42 @@ def test_an_admin_of_another_organization_sees_no_detection_data(operator: Organ
     for model in DETECTION_MODELS:
         assert client.get(_url(model, "changelist")).status_code == 403, model
     assert client.get(_url(Alert, "change", alert.pk)).status_code in (302, 403)
+
+
+def test_changelists_run_a_constant_number_of_queries(operator: Organization) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _admin_of(operator)
+    now = timezone.now()
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            owner, subject = factories.UserFactory(), factories.UserFactory()
+            alert = Alert.objects.create(
+                rule="brute_force_ip",
+                key=f"ip:{owner.pk}",
+                title="t",
+                severity="high",
+                first_event_at=now,
+                last_event_at=now,
+                owner=owner,
+                subject_user=subject,
+            )
+            ContainmentAction.objects.create(alert=alert, kind="lock_account", user=subject)
+            Incident.objects.create(
+                title="i", severity="high", started_at=now, detected_at=now, owner=owner
+            )
+
+    def queries(model: type) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(_url(model, "changelist")).status_code == 200
+        return len(captured)
+
+    # Time stands still so the session's periodic activity stamp cannot add
+    # a query to one page and not the other.
+    with time_machine.travel(now, tick=False):
+        add(1)
+        few = {model: queries(model) for model in (Alert, ContainmentAction, Incident)}
+        add(6)
+        assert {model: queries(model) for model in (Alert, ContainmentAction, Incident)} == few
