@@ -18,6 +18,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import operator
 import os
 import re
 import uuid
@@ -350,6 +351,8 @@ _STORED = (
     "personal_salt",
 )
 _LINE_COLUMNS = ("fingerprint", "event_id", "source", "ingested_at")
+# A record's values in ``_STORED`` order, picked in C.
+_stored_values = operator.itemgetter(*_STORED)
 
 
 def _records_link(records: list[dict[str, Any]]) -> None:
@@ -400,7 +403,7 @@ def events_store(records: list[dict[str, Any]], fingerprints: list[str], source:
     ids = dbvendor.rows_copy(
         SecurityEvent,
         _STORED,
-        [tuple(record[name] for name in _STORED) for record in records],
+        [_stored_values(record) for record in records],
         returning_ids=True,
     )
     now = timezone.now()
