@@ -65,18 +65,23 @@ def version_ensure() -> None:
         invalidate()
 
 
-def is_blocked(ip: str | None) -> bool:
+def blocking_network(ip: str | None) -> str | None:
+    """The active block that covers ``ip``, as text, or None."""
     if not ip:
-        return False
+        return None
     blocks = active_blocks()
     if not blocks:
-        return False
+        return None
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
-        return False
+        return None
     now = timezone.now()
-    return any(
-        address.version == network.version and address in network and expires > now
-        for network, expires in blocks
-    )
+    for network, expires in blocks:
+        if address.version == network.version and address in network and expires > now:
+            return str(network)
+    return None
+
+
+def is_blocked(ip: str | None) -> bool:
+    return blocking_network(ip) is not None

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User, UserSession
@@ -128,21 +127,41 @@ def _lock_account(alert: Alert, user: User) -> ContainmentAction:
 
 
 def _revoke_sessions(alert: Alert, user: User) -> ContainmentAction:
-    revoked, _ = UserSession.objects.filter(user=user).delete()
-    # Tokens and API keys carry the credentials version; raising it refuses
-    # every one issued before.
-    User.objects.filter(pk=user.pk).update(credentials_version=F("credentials_version") + 1)
+    from accounts.auth.revocation import credentials_revoke
+    from accounts.models import ApiKey, TokenFamily
+
+    sessions = UserSession.objects.filter(user=user).count()
+    keys = list(
+        ApiKey.objects.filter(user=user, revoked_at__isnull=True).values_list("pk", flat=True)
+    )
+    families = TokenFamily.objects.filter(user_id=user.pk, revoked_at__isnull=True).count()
+    # The accounts service ends every credential at once: sessions, JWT
+    # families (and, by the version bump, every access token) and API keys.
+    # A key must be revoked, not only refused while the account is locked:
+    # reversing the lock would otherwise hand a stolen key back its use.
+    credentials_revoke(user=user, reason="containment", sessions=True, api_keys=True)
     user.refresh_from_db(fields=["credentials_version"])
     action = ContainmentAction.objects.create(
         alert=alert,
         kind=ContainmentAction.Kind.REVOKE_SESSIONS,
         user=user,
-        detail={"sessions": revoked, "credentials_version": user.credentials_version},
+        detail={
+            "sessions": sessions,
+            "api_keys": keys,
+            "token_families": families,
+            "credentials_version": user.credentials_version,
+        },
     )
     security_event_record(
         event_type=SecurityEvent.Type.SESSION_REVOKED,
         target_user=user,
-        detail={"by": "containment", "alert": str(alert.public_id), "sessions": revoked},
+        detail={
+            "by": "containment",
+            "alert": str(alert.public_id),
+            "sessions": sessions,
+            "api_keys": len(keys),
+            "token_families": families,
+        },
     )
     return action
 

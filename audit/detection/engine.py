@@ -138,9 +138,9 @@ def _rows(queryset: Any) -> list[tuple[Any, ...]]:
     return list(queryset.annotate(**_ANNOTATIONS).values_list(*_COLUMNS, *_ANNOTATIONS))
 
 
-def events_score(event_ids: list[int]) -> list[tuple[int, int]]:
-    """Score stored events that have no score yet; return (user, event) pairs
-    to tell about a sign-in from a new network."""
+def events_score(event_ids: list[int]) -> list[tuple[int, str, int]]:
+    """Score stored events that have no score yet; return (user, notice kind,
+    event) for sign-ins from a new network or device."""
     rows = list(
         SecurityEvent.objects.filter(pk__in=event_ids, risk_score=None)
         .order_by("occurred_at", "id")
@@ -173,14 +173,14 @@ def events_score(event_ids: list[int]) -> list[tuple[int, int]]:
     ]
     scorer = RiskScorer(attempts)
     updates: list[SecurityEvent] = []
-    notify: list[tuple[int, int]] = []
+    notify: list[tuple[int, str, int]] = []
     for row, attempt in zip(rows, attempts, strict=True):
         scored = scorer.score(attempt)
         updates.append(
             SecurityEvent(pk=row["id"], risk_score=scored.score, risk_factors=scored.factors)
         )
         if scored.notify_user_id:
-            notify.append((scored.notify_user_id, row["id"]))
+            notify.append((scored.notify_user_id, scored.notify_kind, row["id"]))
     with transaction.atomic():
         # Only the two columns beside the hashed content change; bulk_update
         # issues UPDATEs and never calls the append-only save().
@@ -270,12 +270,13 @@ def detection_run(*, batch_size: int = 20_000, max_batches: int | None = None) -
             batches += 1
             ids = [row[0] for row in new_rows]
             unscored = [row[0] for row in new_rows if row[5] is None]
-            notify: list[tuple[int, int]] = []
+            notify: list[tuple[int, str, int]] = []
             if unscored:
                 notify = events_score(unscored)
                 counts["scored"] += len(unscored)
                 new_rows = _rows(SecurityEvent.objects.filter(id__in=ids).order_by("id"))
             new = [_ev(row, is_new=True) for row in new_rows]
+            notify += account_notices(new, now=timezone.now())
             hits = rules_evaluate(new, cursor.last_event_id)
             with transaction.atomic():
                 result = alert_services.alerts_upsert(hits)
@@ -310,13 +311,41 @@ def _after_alerts(result: alert_services.UpsertResult) -> None:
     notifications.alerts_notify(alerts=result.created)
 
 
-def _after_events(notify: list[tuple[int, int]]) -> None:
+# Changes to an account its owner is told about, and the notice for each.
+ACCOUNT_NOTICES: dict[str, str] = {
+    types.T.PASSWORD_CHANGED: "password_changed",
+    types.T.PASSWORD_RESET: "password_changed",
+    types.T.MFA_ENROLLED: "mfa_changed",
+    types.T.MFA_REMOVED: "mfa_changed",
+    types.T.API_KEY_CREATED: "api_key_created",
+}
+# A first run over an old trail must not mail years of password changes.
+NOTICE_MAX_AGE = dt.timedelta(days=1)
+
+
+def account_notices(events: list[Ev], *, now: dt.datetime) -> list[tuple[int, str, int]]:
+    """(user, notice kind, event) for recent changes to a user's own account:
+    the account an event is about (its target), or for a password change
+    with no target, the user who made it. A service key has no user."""
+    notices = []
+    for ev in events:
+        kind = ACCOUNT_NOTICES.get(ev.type)
+        if kind is None or now - ev.at > NOTICE_MAX_AGE:
+            continue
+        user_id = ev.target_user_id
+        if user_id is None and ev.type != types.T.API_KEY_CREATED:
+            user_id = ev.actor_id
+        if user_id is not None:
+            notices.append((user_id, kind, ev.id))
+    return notices
+
+
+def _after_events(notify: list[tuple[int, str, int]]) -> None:
     from audit.detection import notifications
 
-    for user_id, event_id in notify:
-        notifications.account_security_notify(
-            user=user_id, event_kind="new_network_sign_in", event_id=event_id
-        )
+    # Each notice is keyed by its event, so a repeated run sends nothing twice.
+    for user_id, kind, event_id in notify:
+        notifications.account_security_notify(user=user_id, event_kind=kind, event_id=event_id)
 
 
 def types_read() -> frozenset[str]:

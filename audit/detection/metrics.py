@@ -17,14 +17,18 @@ from prometheus_client.registry import REGISTRY, Collector
 logger = logging.getLogger(__name__)
 
 
-def _families() -> tuple[
-    GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
-]:
+def _families() -> tuple[GaugeMetricFamily, ...]:
     return (
         GaugeMetricFamily(
             "cloudexpress_security_alerts",
             "Security alerts by rule, severity and status.",
             labels=["rule", "severity", "status"],
+        ),
+        GaugeMetricFamily(
+            "cloudexpress_security_alert_false_positive_ratio",
+            "Share of a rule's closed alerts (resolved or false positive) that were false "
+            "positives.",
+            labels=["rule"],
         ),
         GaugeMetricFamily("cloudexpress_incidents_open", "Incidents not yet closed."),
         GaugeMetricFamily(
@@ -51,11 +55,17 @@ class DetectionCollector(Collector):
 
         from audit.models import Alert, Incident
 
-        alerts, open_incidents, mttr, mttd = _families()
+        alerts, false_positives, open_incidents, mttr, mttd = _families()
+        closed: dict[str, list[int]] = {}
         try:
             rows = Alert.objects.values("rule", "severity", "status").annotate(n=Count("id"))
             for row in rows.order_by():
                 alerts.add_metric([row["rule"], row["severity"], row["status"]], row["n"])
+                if row["status"] in (Alert.Status.RESOLVED, Alert.Status.FALSE_POSITIVE):
+                    counts = closed.setdefault(row["rule"], [0, 0])
+                    counts[0] += row["n"]
+                    if row["status"] == Alert.Status.FALSE_POSITIVE:
+                        counts[1] += row["n"]
             open_incidents.add_metric(
                 [], Incident.objects.filter(status=Incident.Status.OPEN).count()
             )
@@ -72,7 +82,11 @@ class DetectionCollector(Collector):
         detected = [(d - s).total_seconds() for s, d, _ in recent]
         mttr.add_metric([], sum(resolved) / len(resolved) if resolved else 0.0)
         mttd.add_metric([], sum(detected) / len(detected) if detected else 0.0)
+        # The same figure as alerts.false_positive_rates, from the rows above.
+        for rule, (total, false) in sorted(closed.items()):
+            false_positives.add_metric([rule], false / total)
         yield alerts
+        yield false_positives
         yield open_incidents
         yield mttr
         yield mttd

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from audit.detection import blocklist
+from audit.detection import blocklist, refusals
 from cloudexpress.api.exceptions import error_body
 from cloudexpress.clientip import client_ip
 
@@ -19,11 +19,17 @@ class BlockedAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(_EXEMPT) and blocklist.is_blocked(client_ip(request)):
-            # TODO(detection-blocked-events): record access.ip_denied for
-            # blocked requests, rate-limited per address so a flood of
-            # refused requests cannot flood the event table.
-            if request.path.startswith("/api/"):
+        if request.path.startswith(_EXEMPT):
+            return self.get_response(request)
+        ip = client_ip(request)
+        network = blocklist.blocking_network(ip)
+        if network is not None and ip:
+            is_api = request.path.startswith("/api/")
+            # Rate-limited per address and window (see refusals).
+            refusals.blocked_refusal_record(
+                ip=ip, network=network, channel="api" if is_api else "web"
+            )
+            if is_api:
                 return JsonResponse(
                     error_body("address_blocked", "Requests from this address are blocked."),
                     status=403,

@@ -32,13 +32,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db.models import F
 
 from audit.detection import types
+from audit.detection.addresses import ipv4_int
 from audit.detection.threatintel import ThreatMatcher, threat_matcher
 from audit.models import SignInProfileEntry
 from cloudexpress import dbvendor
 
+MODEL_NAME = "per-subject likelihood ratio (Freeman et al., NDSS 2016)"
 GLOBAL = "*"
 TOTAL = "_total"
 FEATURES = ("ip", "net", "country", "ua", "hour")
@@ -85,6 +87,8 @@ def network_prefix(ip: str | None) -> str:
     """The /24 (IPv4) or /48 (IPv6) an address belongs to."""
     if not ip:
         return ""
+    if ipv4_int(ip) is not None:
+        return f"{ip.rsplit('.', 1)[0]}.0/24"
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -159,6 +163,8 @@ class Scored:
     factors: dict[str, Any]
     # Set when a portal user signed in from a network or country new to them.
     notify_user_id: int | None = None
+    # Which account notice to send (a key of notifications.ACCOUNT_EVENT_TEXT).
+    notify_kind: str = ""
 
 
 class RiskScorer:
@@ -186,19 +192,18 @@ class RiskScorer:
         self._baseline = dict(self.counts)
 
     def _load(self, subjects: set[str], values: set[str]) -> None:
-        rows = SignInProfileEntry.objects.filter(subject__in=subjects).values_list(
-            "subject", "feature", "value", "count"
-        )
+        # A batch names thousands of subjects and values: each list goes as
+        # one parameter (dbvendor.AnyOf), not one placeholder per item.
+        rows = SignInProfileEntry.objects.filter(
+            dbvendor.AnyOf(F("subject"), sorted(subjects))
+        ).values_list("subject", "feature", "value", "count")
         for subject, feature, value, count in rows:
             self.counts[(subject, feature, value)] = count
         globals_ = SignInProfileEntry.objects.filter(
-            subject=GLOBAL, value__in=values | {""}
+            dbvendor.AnyOf(F("value"), sorted(values | {""})), subject=GLOBAL
         ).values_list("feature", "value", "count")
         for feature, value, count in globals_:
             self.counts[(GLOBAL, feature, value)] = count
-
-    def _count(self, subject: str, feature: str, value: str) -> int:
-        return self.counts.get((subject, feature, value), 0)
 
     def _learn(self, subject: str, features: dict[str, str], at: dt.datetime) -> None:
         for owner in (subject, GLOBAL):
@@ -211,6 +216,7 @@ class RiskScorer:
         base = types.SEVERITY_BASE.get(attempt.severity, 5)
         factors: dict[str, Any] = {"base": base, "anomaly": 0, "threat": 0}
         notify: int | None = None
+        notify_kind = ""
 
         threat = self.matcher.match(attempt.ip)
         if threat is not None:
@@ -231,101 +237,110 @@ class RiskScorer:
                 is_portal_user = subject.startswith("user:")
                 if is_portal_user and (factors.get("new_network") or factors.get("new_country")):
                     notify = attempt.actor_id or attempt.target_user_id
+                    notify_kind = "new_network_sign_in"
+                elif is_portal_user and factors.get("new_device"):
+                    notify = attempt.actor_id or attempt.target_user_id
+                    notify_kind = "new_device_sign_in"
                 self._learn(subject, features, attempt.occurred_at)
 
         score = min(100, base + factors["anomaly"] + factors["threat"])
         factors["score"] = score
-        return Scored(score=score, factors=factors, notify_user_id=notify)
+        return Scored(score=score, factors=factors, notify_user_id=notify, notify_kind=notify_kind)
 
     def _likelihood(self, subject: str, features: dict[str, str]) -> tuple[int, dict[str, Any]]:
         config = self.config
         alpha = float(config["alpha"])
-        n_subject = self._count(subject, TOTAL, "")
-        n_all = self._count(GLOBAL, TOTAL, "")
+        # Runs once per scored event: plain dict lookups, no helper calls.
+        count = self.counts.get
+        n_subject = count((subject, TOTAL, ""), 0)
+        n_all = count((GLOBAL, TOTAL, ""), 0)
+        if n_subject == 0:
+            return 0, self._no_history(features)
         explained: list[dict[str, Any]] = []
         total_bits = 0.0
+        seen_by: dict[str, int] = {}
         for name in FEATURES:
             value = features.get(name)
             if value is None:
                 continue
-            p_all = (self._count(GLOBAL, name, value) + 1) / (n_all + DOMAIN_SIZE[name])
-            seen = self._count(subject, name, value)
-            p_subject = (seen + alpha * p_all) / (n_subject + alpha)
-            bits = math.log2(p_all / p_subject)
+            p_all = (count((GLOBAL, name, value), 0) + 1) / (n_all + DOMAIN_SIZE[name])
+            seen = seen_by[name] = count((subject, name, value), 0)
+            ratio = p_all * (n_subject + alpha) / (seen + alpha * p_all)
+            bits = math.log2(ratio)
             total_bits += bits
             explained.append(
                 {
                     "feature": name,
                     "seen": seen,
                     "subject_share": round(seen / n_subject, 3) if n_subject else None,
-                    "likelihood_ratio": round(p_all / p_subject, 3),
+                    "likelihood_ratio": round(ratio, 3),
                     "bits": round(bits, 2),
                 }
             )
         known = n_subject >= int(config["min_history"])
         points = int(round(max(0.0, total_bits) * float(config["points_per_bit"])))
         anomaly = min(int(config["max_anomaly_points"]), points)
+        threshold = float(config["high_feature_bits"])
         high = [
             item["feature"]
             for item in sorted(explained, key=lambda item: -item["bits"])
-            if item["bits"] >= float(config["high_feature_bits"])
+            if item["bits"] >= threshold
         ]
         result: dict[str, Any] = {
-            "model": "per-subject likelihood ratio (Freeman et al., NDSS 2016)",
+            "model": MODEL_NAME,
             "history": n_subject,
             "bits": round(total_bits, 2),
             "features": explained,
             "high": high,
         }
-        if known and "net" in features and self._count(subject, "net", features["net"]) == 0:
+        if known and seen_by.get("net") == 0:
             result["new_network"] = True
-        if (
-            known
-            and "country" in features
-            and self._count(subject, "country", features["country"]) == 0
-        ):
+        if known and seen_by.get("country") == 0:
             result["new_country"] = True
+        # A user-agent family never used before: a new device or program.
+        if known and seen_by.get("ua") == 0:
+            result["new_device"] = True
         return anomaly, result
 
+    def _no_history(self, features: dict[str, str]) -> dict[str, Any]:
+        """What ``_likelihood`` gives a subject never seen, without its
+        arithmetic: each ratio is exactly 1 (the smoothed subject frequency
+        is the population's), so every feature weighs 0 bits. Most attempts
+        in an attacked log are of this kind (names that have no account)."""
+        explained = [
+            {
+                "feature": name,
+                "seen": 0,
+                "subject_share": None,
+                "likelihood_ratio": 1.0,
+                "bits": 0.0,
+            }
+            for name in FEATURES
+            if name in features
+        ]
+        threshold = float(self.config["high_feature_bits"])
+        return {
+            "model": MODEL_NAME,
+            "history": 0,
+            "bits": 0.0,
+            "features": explained,
+            "high": [item["feature"] for item in explained] if threshold <= 0 else [],
+        }
+
     def flush(self) -> None:
-        """Write what the batch learned; call inside the caller's transaction."""
+        """Write what the batch learned; call inside the caller's transaction.
+
+        Only the increments travel: the database adds them to the stored
+        counts, so concurrent batches never overwrite each other's and no
+        lock or re-read is needed.
+        """
         if not self.dirty:
             return
-        with transaction.atomic():
-            # Counts were read before the batch; serialise writers so no two
-            # batches overwrite each other's increments.
-            dbvendor.lock_for_transaction("detection:profiles")
-            keys = list(self.dirty)
-            fresh = _reload_counts(keys)
-            rows = []
-            for key in keys:
-                subject, feature, value = key
-                delta = self.counts[key] - self._baseline.get(key, 0)
-                rows.append(
-                    SignInProfileEntry(
-                        subject=subject,
-                        feature=feature,
-                        value=value,
-                        count=fresh.get(key, 0) + delta,
-                        last_seen_at=self.dirty[key],
-                    )
-                )
-            SignInProfileEntry.objects.bulk_create(
-                rows,
-                batch_size=2000,
-                update_conflicts=True,
-                unique_fields=["subject", "feature", "value"],
-                update_fields=["count", "last_seen_at"],
-            )
-        for key in keys:
+        rows = [
+            (*key, self.counts[key] - self._baseline.get(key, 0), at)
+            for key, at in self.dirty.items()
+        ]
+        dbvendor.counts_add(SignInProfileEntry, ("subject", "feature", "value"), rows)
+        for key in self.dirty:
             self._baseline[key] = self.counts[key]
         self.dirty.clear()
-
-
-def _reload_counts(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-    subjects = {key[0] for key in keys}
-    values = {key[2] for key in keys}
-    rows = SignInProfileEntry.objects.filter(subject__in=subjects, value__in=values).values_list(
-        "subject", "feature", "value", "count"
-    )
-    return {(s, f, v): c for s, f, v, c in rows}

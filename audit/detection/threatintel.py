@@ -30,6 +30,7 @@ from pathlib import Path
 from django.core.cache import cache
 from django.db import transaction
 
+from audit.detection.addresses import ipv4_int
 from audit.models import ThreatIndicator
 
 logger = logging.getLogger(__name__)
@@ -138,9 +139,10 @@ class ThreatMatcher:
             starts = [item[0] for item in items]
             rest = [(item[1], item[2], item[3], item[4]) for item in items]
             self._by_version[family] = (starts, rest)
+        self.empty = not rows
 
     def match(self, ip: str | None) -> dict[str, str] | None:
-        if not ip:
+        if not ip or self.empty:
             return None
         parsed = _address(ip)
         if parsed is None:
@@ -160,6 +162,9 @@ class ThreatMatcher:
 
 @functools.lru_cache(maxsize=65536)
 def _address(ip: str) -> tuple[int, int] | None:
+    as_int = ipv4_int(ip)
+    if as_int is not None:
+        return 4, as_int
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

@@ -159,3 +159,42 @@ def test_ingested_events_block_the_address_but_never_lock_an_account() -> None:
     assert victim.is_active is True
     assert not ContainmentAction.objects.filter(kind="lock_account").exists()
     assert BlockedAddress.objects.filter(network=f"{ATTACKER}/32").count() == 1
+
+
+def test_containment_revokes_the_accounts_api_keys_for_good() -> None:
+    from accounts.auth import apikeys
+    from accounts.models import ApiKey
+
+    organization = factories.OrganizationFactory()
+    victim = factories.MembershipFactory(organization=organization).user
+    issued = apikeys.api_key_create(
+        user=victim, organization=organization, name="laptop", scopes=[], created_by=victim
+    )
+    other = factories.MembershipFactory(organization=organization).user
+    bystander = apikeys.api_key_create(
+        user=other, organization=organization, name="other", scopes=[], created_by=other
+    )
+
+    def status(raw: str) -> int:
+        client = Client(REMOTE_ADDR="192.0.2.70")
+        return client.get("/api/me", HTTP_AUTHORIZATION=f"ApiKey {raw}").status_code
+
+    # The key works before the attack is detected.
+    assert status(issued.raw) == 200
+    _attack(victim)
+    run()
+
+    revoke = ContainmentAction.objects.get(kind="revoke_sessions")
+    assert revoke.detail["api_keys"] == [issued.key.pk]
+    assert ApiKey.objects.get(pk=issued.key.pk).revoked_at is not None
+    assert status(issued.raw) == 401
+    # Reversing the lock gives the account back, not its revoked key.
+    containment_reverse(
+        action=ContainmentAction.objects.get(kind="lock_account"),
+        by=factories.UserFactory(is_staff=True),
+    )
+    victim.refresh_from_db()
+    assert victim.is_active is True
+    assert status(issued.raw) == 401
+    # Another user's key is untouched.
+    assert status(bystander.raw) == 200

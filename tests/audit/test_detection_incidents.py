@@ -196,6 +196,28 @@ def test_metrics_expose_alerts_incidents_and_mttr(client: Client) -> None:
     )
     assert "cloudexpress_incidents_open 1.0" in body
     assert "cloudexpress_incident_mttr_seconds" in body
+    # No alert closed yet: no false-positive ratio to give.
+    assert "cloudexpress_security_alert_false_positive_ratio{" not in body
+
+
+@override_settings(METRICS_TOKEN="t0ken-for-tests", METRICS_ALLOWED_NETWORKS=[])
+def test_metrics_give_the_false_positive_ratio_per_rule(client: Client) -> None:
+    from audit.detection import alerts as alert_services
+
+    now = timezone.now()
+    manager = factories.UserFactory(is_staff=True)
+    closed = [
+        _alert(now - dt.timedelta(hours=hours), now - dt.timedelta(hours=hours))
+        for hours in (1, 3, 5, 7)
+    ]
+    _alert(now - dt.timedelta(hours=9), now - dt.timedelta(hours=9))  # still open
+    for alert, status in zip(
+        closed, ["false_positive", "resolved", "resolved", "resolved"], strict=True
+    ):
+        alert_services.alert_status_change(alert=alert, status=status, by=manager)
+    body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken-for-tests").content.decode()
+    assert 'cloudexpress_security_alert_false_positive_ratio{rule="brute_force_ip"} 0.25' in body
+    assert alert_services.false_positive_rates()["brute_force_ip"]["rate"] == 0.25
 
 
 def test_incident_through_the_api_from_alert_to_close(api_client) -> None:

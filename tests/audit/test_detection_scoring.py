@@ -141,3 +141,109 @@ def test_threat_list_format_is_checked(tmp_path: Path) -> None:
     bad.write_text("# source: x\n")
     with pytest.raises(CommandError):
         call_command("threat_intel_import", str(bad))
+
+
+def test_ipv4_fast_path_agrees_with_ipaddress() -> None:
+    import ipaddress
+
+    from audit.detection.addresses import ipv4_int
+    from audit.detection.ingest import _ip_text
+
+    for text in ("0.0.0.0", "192.0.2.77", "255.255.255.255", "10.0.0.1"):
+        assert ipv4_int(text) == int(ipaddress.IPv4Address(text))
+        assert _ip_text(text) == text
+    for text in ("01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1..2.3", "\u0661.2.3.4", ""):
+        assert ipv4_int(text) is None
+    # What the fast path refuses still goes to ipaddress, which decides.
+    assert _ip_text("::ffff:192.0.2.1") == "192.0.2.1"
+    assert _ip_text("01.2.3.4") is None
+    assert network_prefix("203.0.113.200") == "203.0.113.0/24"
+
+
+def test_sign_in_with_a_new_device_on_a_known_network_tells_the_user() -> None:
+    from django.utils import timezone
+
+    user = factories.UserFactory()
+    now = timezone.now()
+    for day in range(4):
+        record(
+            T.SIGN_IN_SUCCEEDED,
+            now - timezone.timedelta(days=4 - day),
+            actor=user,
+            ip="192.0.2.10",
+            user_agent=CHROME,
+        )
+    run()
+    # The same browser again says nothing.
+    record(T.SIGN_IN_SUCCEEDED, now, actor=user, ip="192.0.2.10", user_agent=CHROME)
+    run()
+    assert not Notification.objects.filter(recipient=user).exists()
+
+    event = record(T.SIGN_IN_SUCCEEDED, now, actor=user, ip="192.0.2.10", user_agent=FIREFOX)
+    run()
+    run()
+    [note] = Notification.objects.filter(recipient=user, kind="account_security")
+    assert note.title == "Sign-in from a new device"
+    assert _scored(event).risk_factors["new_device"] is True
+    assert "new_network" not in _scored(event).risk_factors
+    assert [m.to for m in mail.outbox] == [[user.email]]
+
+
+def test_owners_are_told_of_password_mfa_and_api_key_changes_once() -> None:
+    from django.utils import timezone
+
+    from audit.detection.notifications import ACCOUNT_EVENT_TEXT
+
+    user, admin = factories.UserFactory(), factories.UserFactory()
+    now = timezone.now()
+    record(T.PASSWORD_CHANGED, now, target_user=user)
+    record(T.MFA_ENROLLED, now, target_user=user)
+    record(T.MFA_REMOVED, now, actor=admin, target_user=user)
+    record(T.API_KEY_CREATED, now, actor=admin, target_user=user)
+    # A service key belongs to no user: nobody is told, not its creator.
+    record(T.API_KEY_CREATED, now, actor=admin)
+    # Old changes found by a first run over an old trail are not sent.
+    record(T.PASSWORD_CHANGED, now - timezone.timedelta(days=3), target_user=admin)
+    run()
+    run()
+
+    titles = sorted(Notification.objects.filter(recipient=user).values_list("title", flat=True))
+    assert titles == sorted(
+        [
+            ACCOUNT_EVENT_TEXT["password_changed"][0],
+            ACCOUNT_EVENT_TEXT["mfa_changed"][0],
+            ACCOUNT_EVENT_TEXT["mfa_changed"][0],
+            ACCOUNT_EVENT_TEXT["api_key_created"][0],
+        ]
+    )
+    assert not Notification.objects.filter(recipient=admin).exists()
+    assert sorted(m.to[0] for m in mail.outbox) == [user.email] * 4
+
+
+def test_a_subject_without_history_is_explained_as_neutral_without_arithmetic() -> None:
+    import math
+
+    from audit.detection.scoring import GLOBAL, TOTAL, RiskScorer
+
+    scorer = RiskScorer([])
+    scorer.counts.update({(GLOBAL, TOTAL, ""): 1234, (GLOBAL, "ip", "192.0.2.1"): 17})
+    features = {"ip": "192.0.2.1", "net": "192.0.2.0/24", "hour": "03"}
+    anomaly, result = scorer._likelihood("ssh:host:nobody", features)
+
+    assert anomaly == 0
+    assert result["history"] == 0 and result["bits"] == 0.0 and result["high"] == []
+    assert [item["feature"] for item in result["features"]] == ["ip", "net", "hour"]
+    # The shortcut is exact: with no history the smoothed subject frequency
+    # equals the population's, whatever it is, so each ratio is 1.
+    expected = zip(result["features"], (17, 0, 0), (100_000, 20_000, 24), strict=True)
+    for item, count, domain in expected:
+        p_all = (count + 1) / (1234 + domain)
+        p_subject = (0 + 1.0 * p_all) / (0 + 1.0)
+        assert item["likelihood_ratio"] == round(p_all / p_subject, 3) == 1.0
+        assert item["bits"] == round(math.log2(p_all / p_subject), 2) == 0.0
+        assert item["seen"] == 0 and item["subject_share"] is None
+
+    # One sign-in of history takes the full computation.
+    scorer.counts[("ssh:host:nobody", TOTAL, "")] = 1
+    _, known = scorer._likelihood("ssh:host:nobody", features)
+    assert known["history"] == 1 and known["bits"] > 0
