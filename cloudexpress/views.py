@@ -35,7 +35,7 @@ def home(request: HttpRequest) -> HttpResponse:
             .order_by("organization__name")
         )
         context["memberships"] = memberships
-        if user.is_staff or any(m.organization.is_operator for m in memberships):
+        if any(m.organization.is_operator for m in memberships):
             context["summary"] = selectors.home_summary()
     return render(request, "home.html", context)
 

@@ -222,8 +222,11 @@ def address_block(
 
 
 def containment_reverse(*, action: ContainmentAction, by: User) -> ContainmentAction:
-    """Undo one containment step; only an admin (staff) may."""
-    if not (by.is_staff or by.is_superuser):
+    """Undo one containment step; only an operator member whose role may run
+    incidents (``incidents.manage``) may. The staff flag alone grants nothing."""
+    from audit.detection.permissions import user_has_permission
+
+    if not user_has_permission(by, "incidents.manage"):
         raise ServiceError(
             "Only an admin can reverse containment.", code="permission_denied", status_code=403
         )

@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Membership, User
@@ -130,7 +129,8 @@ def notification_send(
 
 
 def security_team_ids() -> list[int]:
-    """Staff, and operator members whose role grants security_events.view."""
+    """Operator members whose role grants security_events.view (the staff
+    flag alone makes nobody part of the security team)."""
     from audit.detection.permissions import roles_with_permission
 
     roles = roles_with_permission("security_events.view")
@@ -140,7 +140,7 @@ def security_team_ids() -> list[int]:
         role__in=roles,
     ).values_list("user_id", flat=True)
     return list(
-        User.objects.filter(Q(is_staff=True) | Q(pk__in=members), is_active=True)
+        User.objects.filter(pk__in=members, is_active=True, terminated_at=None)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

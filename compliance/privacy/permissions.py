@@ -2,10 +2,9 @@
 authorization service (``accounts.authorization``).
 
 The data lifecycle is the operator's programme, so a code is asked in the
-operator organization unless an object names its own. Staff keep the bypass
-the compliance area gives them (``compliance.selectors.user_has_permission``)
-so that the portal's two permission doors agree; the lead decides whether
-the staff flag alone should still count.
+operator organization unless an object names its own. The staff and
+superuser flags grant nothing here, as they grant nothing in the
+authorization service: one rule for every door of the portal.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ def user_has_permission(user: Any, code: str, *, obj: Any = None) -> bool:
 
     if user is None or not is_in_good_standing(user):
         return False
-    if user.is_staff or user.is_superuser:
-        return True
     return user_has_perm(user, code, obj=obj)
 
 

@@ -73,14 +73,17 @@ def test_admin_reverses_containment_and_others_may_not() -> None:
     _attack(victim)
     run()
     member = factories.UserFactory()
-    admin = factories.UserFactory(is_staff=True)
+    staff_only = factories.UserFactory(is_staff=True, is_superuser=True)
+    admin = factories.operator_member("admin")
     lock = ContainmentAction.objects.get(kind="lock_account")
     block = ContainmentAction.objects.get(kind="block_ip")
     assert Client(REMOTE_ADDR=ATTACKER).get("/healthz").status_code == 200  # probes exempt
     assert Client(REMOTE_ADDR=ATTACKER).get("/").status_code == 403
 
-    with pytest.raises(ServiceError):
-        containment_reverse(action=lock, by=member)
+    # Neither a plain member nor the bare staff flag may undo containment.
+    for refused in (member, staff_only):
+        with pytest.raises(ServiceError):
+            containment_reverse(action=lock, by=refused)
     containment_reverse(action=lock, by=admin)
     containment_reverse(action=block, by=admin)
 
@@ -191,7 +194,7 @@ def test_containment_revokes_the_accounts_api_keys_for_good() -> None:
     # Reversing the lock gives the account back, not its revoked key.
     containment_reverse(
         action=ContainmentAction.objects.get(kind="lock_account"),
-        by=factories.UserFactory(is_staff=True),
+        by=factories.operator_member("admin"),
     )
     victim.refresh_from_db()
     assert victim.is_active is True

@@ -134,8 +134,8 @@ def test_communication_is_sent_from_a_template_and_kept() -> None:
 
 
 def test_new_alert_notifies_security_team_by_preference() -> None:
-    quiet = factories.UserFactory(is_staff=True)
-    loud = factories.UserFactory(is_staff=True)
+    quiet = factories.operator_member("admin")
+    loud = factories.operator_member("admin")
     factories.UserFactory()  # not on the team
     notifications.preference_set(user=quiet, kind="alert_raised", in_app=True, email=False)
     now = timezone.now()
@@ -205,7 +205,7 @@ def test_metrics_give_the_false_positive_ratio_per_rule(client: Client) -> None:
     from audit.detection import alerts as alert_services
 
     now = timezone.now()
-    manager = factories.UserFactory(is_staff=True)
+    manager = factories.operator_member("admin")
     closed = [
         _alert(now - dt.timedelta(hours=hours), now - dt.timedelta(hours=hours))
         for hours in (1, 3, 5, 7)
