@@ -26,6 +26,8 @@ app.conf.update(
     timezone="UTC",
     enable_utc=True,
     worker_hijack_root_logger=False,
+    # One beat sends the schedule; a second one stands by (cloudexpress/beat.py).
+    beat_scheduler="cloudexpress.beat:LockedScheduler",
 )
 app.autodiscover_tasks()
 
