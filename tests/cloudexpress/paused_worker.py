@@ -8,7 +8,10 @@ is never set (instead of sleeping) keeps the worker exactly at that step:
 * ``CX_PAUSE_RETENTION_BATCH=N``: inside retention batch N's transaction,
   so batches 1..N-1 are committed and batch N never is;
 * ``CX_PAUSE_CHECK=N``: before the N-th check of a compliance run is
-  evaluated, after recording a ``JobRun`` marker named ``test.paused``.
+  evaluated, after recording a ``JobRun`` marker named ``test.paused``;
+* ``CX_PAUSE_ONCE_FILE=path``: pause only if the file does not exist yet,
+  and write the pausing process's id into it (a prefork worker's child,
+  which the test kills while the worker's main process lives on).
 """
 
 from __future__ import annotations
@@ -24,6 +27,17 @@ __all__ = ["app"]
 _never = threading.Event()
 
 
+def _pause() -> None:
+    once = os.environ.get("CX_PAUSE_ONCE_FILE", "")
+    if once:
+        try:
+            with open(once, "x") as marker:
+                marker.write(str(os.getpid()))
+        except FileExistsError:
+            return
+    _never.wait()
+
+
 def _install() -> None:
     import django
 
@@ -36,7 +50,7 @@ def _install() -> None:
 
         def pause_in_batch(data_type: str, number: int) -> None:
             if number == retention_batch:
-                _never.wait()
+                _pause()
 
         retention.batch_hook = pause_in_batch
 
@@ -53,7 +67,7 @@ def _install() -> None:
                 JobRun.objects.create(
                     job="test.paused", slot=f"check-{check_number}", status="running"
                 )
-                _never.wait()
+                _pause()
             return evaluate(spec, context)
 
         registry.evaluate = paused_evaluate

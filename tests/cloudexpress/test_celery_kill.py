@@ -50,26 +50,30 @@ FAST_REDELIVERY = {
 
 
 @contextmanager
-def worker(app: str, queue: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    log = open(ROOT / "artifacts" / f"worker-{queue}-{app.rsplit('.', 1)[-1]}.log", "w")
+def worker(
+    app: str, queue: str, *, pool: str = "solo", fast_redelivery: bool = True, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    name = f"{queue}-{uuid.uuid4().hex[:4]}"
+    log = open(ROOT / "artifacts" / f"worker-{name}-{app.rsplit('.', 1)[-1]}.log", "w")
     proc = subprocess.Popen(
         [
             str(BIN / "celery"),
             "-A",
             app,
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            "--concurrency=1",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "-Q",
             queue,
             "-n",
-            f"{queue}-{uuid.uuid4().hex[:4]}@%h",
+            f"{name}@%h",
             "--loglevel=INFO",
         ],
         cwd=ROOT,
-        env=process_env(**FAST_REDELIVERY, **env),
+        env=process_env(**(FAST_REDELIVERY if fast_redelivery else {}), **env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -107,17 +111,7 @@ PAUSE_AT_BATCH = 10
 
 def test_killed_retention_run_resumes_on_a_new_worker_and_deletes_each_row_once() -> None:
     require_env("REDIS_URL")
-    organization = factories.OrganizationFactory()
-    old_day = timezone.localdate() - timedelta(days=600)
-    expired = ApiUsage.objects.bulk_create(
-        ApiUsage(organization=organization, endpoint=f"GET /e{i}", day=old_day, count=i)
-        for i in range(EXPIRED_ROWS)
-    )
-    young = ApiUsage.objects.bulk_create(
-        ApiUsage(organization=organization, endpoint=f"GET /y{i}", day=timezone.localdate())
-        for i in range(5)
-    )
-    expired_ids = {row.pk for row in expired}
+    expired_ids, young_ids = _seed_usage()
     queue = f"kill-{uuid.uuid4().hex[:8]}"
     one_row_batches = {"RETENTION_BATCH_SIZE": "1", "RETENTION_ARCHIVE_BATCH_SIZE": "1"}
 
@@ -145,9 +139,14 @@ def test_killed_retention_run_resumes_on_a_new_worker_and_deletes_each_row_once(
             seconds=180,
         )
 
+    assert_retention_finished_once(expired_ids, young_ids)
+
+
+def assert_retention_finished_once(expired_ids: set[int], young_ids: set[int]) -> None:
     # Every expired row deleted, each by exactly one committed batch.
     assert not ApiUsage.objects.filter(pk__in=expired_ids).exists()
-    assert set(ApiUsage.objects.values_list("pk", flat=True)) == {row.pk for row in young}
+    assert set(ApiUsage.objects.values_list("pk", flat=True)) == young_ids
+    usage_batches = RetentionBatch.objects.filter(data_type=DataType.USAGE_DATA)
     batches = list(usage_batches.order_by("number"))
     assert [b.number for b in batches] == list(range(1, EXPIRED_ROWS + 1))
     assert sum(b.row_count for b in batches) == EXPIRED_ROWS
@@ -168,6 +167,60 @@ def test_killed_retention_run_resumes_on_a_new_worker_and_deletes_each_row_once(
 
     trail = AuditLogEntry.objects.filter(object_pk__startswith=f"retention:{run.public_id}:")
     assert trail.filter(object_pk__contains=f":{DataType.USAGE_DATA}:").count() == EXPIRED_ROWS
+
+
+def _seed_usage() -> tuple[set[int], set[int]]:
+    organization = factories.OrganizationFactory()
+    old_day = timezone.localdate() - timedelta(days=600)
+    expired = ApiUsage.objects.bulk_create(
+        ApiUsage(organization=organization, endpoint=f"GET /e{i}", day=old_day, count=i)
+        for i in range(EXPIRED_ROWS)
+    )
+    young = ApiUsage.objects.bulk_create(
+        ApiUsage(organization=organization, endpoint=f"GET /y{i}", day=timezone.localdate())
+        for i in range(5)
+    )
+    return {row.pk for row in expired}, {row.pk for row in young}
+
+
+def test_killed_pool_child_is_requeued_by_its_worker_and_the_run_resumes(tmp_path) -> None:
+    """task_reject_on_worker_lost: the worker's main process sees its child
+    die and puts the message back at once, long before any visibility
+    timeout (left at its production length here)."""
+    require_env("REDIS_URL")
+    expired_ids, young_ids = _seed_usage()
+    queue = f"kill-{uuid.uuid4().hex[:8]}"
+    marker = tmp_path / "paused-child"
+
+    with worker(
+        "tests.cloudexpress.paused_worker",
+        queue,
+        pool="prefork",
+        fast_redelivery=False,
+        CX_PAUSE_RETENTION_BATCH=str(PAUSE_AT_BATCH),
+        CX_PAUSE_ONCE_FILE=str(marker),
+        RETENTION_BATCH_SIZE="1",
+        RETENTION_ARCHIVE_BATCH_SIZE="1",
+    ) as main:
+        retention_run_task.apply_async(queue=queue)
+        usage_batches = RetentionBatch.objects.filter(data_type=DataType.USAGE_DATA)
+        wait_for(
+            lambda: marker.exists() and usage_batches.count() == PAUSE_AT_BATCH - 1,
+            proc=main,
+            seconds=120,
+        )
+        child = int(marker.read_text())
+        assert child != main.pid
+        os.kill(child, signal.SIGKILL)
+
+        wait_for(
+            lambda: JobRun.objects.filter(job="retention", status=JobRun.Status.DONE).exists(),
+            proc=main,
+            seconds=180,
+        )
+        assert main.poll() is None
+
+    assert_retention_finished_once(expired_ids, young_ids)
 
 
 # --- Compliance run -------------------------------------------------------
@@ -222,3 +275,20 @@ def test_killed_compliance_run_is_finished_by_a_new_worker_with_one_result_per_c
     killed.refresh_from_db()
     assert killed.status == Run.Status.FAILED and "abandoned" in killed.error
     assert Run.objects.count() == 2
+
+
+def test_two_workers_given_the_same_daily_slot_run_it_once() -> None:
+    require_env("REDIS_URL")
+    queue = f"slot-{uuid.uuid4().hex[:8]}"
+    # The production visibility timeout: with the one-second one of the kill
+    # tests, the idle worker takes back the busy one's message after a
+    # second and runs it again (harmlessly, but the result is overwritten).
+    idle_safe = {"fast_redelivery": False}
+    with worker("cloudexpress", queue, **idle_safe), worker("cloudexpress", queue, **idle_safe):
+        results = [run_checks_task.apply_async(queue=queue) for _ in range(2)]
+        outcomes = [result.get(timeout=300) for result in results]
+
+    # One task ran the day's checks; the other found the slot locked or done.
+    assert sorted(outcomes, key=lambda o: o is None) == [Run.objects.get().pk, None]
+    day = JobRun.objects.get(job="compliance.run_checks")
+    assert day.status == JobRun.Status.DONE and day.counts["run_id"] == Run.objects.get().pk
