@@ -358,9 +358,9 @@ RETENTION_ARCHIVE_BATCH_SIZE = _env_int("RETENTION_ARCHIVE_BATCH_SIZE", 5_000)
 # What the operations page and the capacity check hold the system to; the
 # Prometheus rules in deploy/prometheus/alerts.yml use the same numbers.
 CAPACITY_THRESHOLDS: dict[str, float] = {
-    "queue_depth_max": _env_int("CAPACITY_QUEUE_DEPTH_MAX", 500),
-    "request_p95_seconds_max": 1.0,
-    "error_rate_max": 0.05,
+    "queue_depth_max": 500,
+    "request_p95_seconds_max": 0.5,
+    "error_rate_max": 0.02,
 }
 
 # --- Authentication -------------------------------------------------------
