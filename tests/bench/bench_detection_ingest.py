@@ -25,6 +25,7 @@ from accounts.models import User
 from audit.detection.engine import detection_run
 from audit.detection.ingest import events_ingest, parse_authlog
 from audit.models import Alert, DetectionCursor, SecurityEvent
+from tests.bench.report import finish, report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,6 +103,16 @@ def test_ingest_throughput_against_plain_bulk_insert() -> None:
         f"whole path (parse, score, chain, store, rules) {full_rate:,.0f} events/s; "
         f"ratio {full_rate / plain_rate:.2f}x; alerts {Alert.objects.count()}"
     )
+    report(
+        "event ingest (whole path)",
+        full_rate,
+        "events/s",
+        target=">= 0.25x plain insert and >= 5000/s",
+        ok=full_rate / plain_rate >= 0.25 and full_rate >= 5000,
+        ratio=full_rate / plain_rate,
+        baseline="plain bulk insert",
+    )
+    finish()
     assert (
         Alert.objects.filter(rule="brute_force_ip", source_ip__startswith="203.0.113.").count()
         == 20
@@ -125,9 +136,10 @@ def _store_events(count: int) -> None:
             """
             INSERT INTO audit_securityevent (public_id, occurred_at, event_type, severity,
                 actor_id, target_user_id, organization_id, system_actor, ip, user_agent,
-                request_id, detail, risk_score, risk_factors, seq, prev_hash, row_hash)
+                request_id, detail, risk_score, risk_factors, seq, prev_hash, row_hash,
+                personal_digest)
             SELECT gen_random_uuid(), at, event_type, severity, actor_id, NULL, NULL, '',
-                   ip, '', '', detail, risk_score, '{}'::jsonb, NULL, '', ''
+                   ip, '', '', detail, risk_score, '{}'::jsonb, NULL, '', '', ''
             FROM (
                 SELECT %(start)s::timestamptz + g * interval '2.6 seconds' AS at,
                        CASE WHEN g %% 10 < 5 THEN 'auth.sign_in_succeeded'
@@ -169,6 +181,14 @@ def test_detection_over_a_million_stored_events() -> None:
         f"\ndetection: {counts['events']:,} events in {elapsed:.1f} s "
         f"({counts['events'] / elapsed:,.0f} events/s); alerts {counts['alerts_created']}"
     )
+    report(
+        f"detection over {DETECTION_EVENTS:,} stored events",
+        elapsed,
+        "s",
+        target="< 60 s",
+        ok=elapsed < 60 and counts["events"] == DETECTION_EVENTS,
+    )
+    finish()
     assert counts["events"] == DETECTION_EVENTS
     assert (
         Alert.objects.filter(rule="brute_force_ip", source_ip__startswith="203.0.113.").count()
