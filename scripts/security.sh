@@ -409,7 +409,8 @@ vulnerable = sum(bool(d.get("vulns")) for d in deps)
 if vulnerable:
     print(f"vulnerable {vulnerable}")
 elif deps and skipped == len(deps):
-    print("unreachable")
+    reason = deps[0]["skip_reason"].split(":")[0]
+    print(f"unreachable {len(deps)} pins skipped ({reason})")
 elif skipped:
     print(f"partial {skipped}")
 else:
@@ -417,8 +418,10 @@ else:
 ' "$out/pip-audit.json")
   case $verdict in
     clean*) pass pip-audit "no known vulnerability in ${verdict#clean } pins" ;;
-    unreachable)
-      skip pip-audit "the registry's vulnerability data did not answer; nothing audited" ;;
+    unreachable*)
+      # Not a pass: nothing was audited. The run still exits 0 for it, so
+      # the summary line is what a reader must see.
+      skip pip-audit "the vulnerability data did not answer for any pin, nothing audited: ${verdict#unreachable }" ;;
     vulnerable*) fail pip-audit "${verdict#vulnerable } vulnerable pins, see pip-audit.json" ;;
     partial*) fail pip-audit "${verdict#partial } pins could not be audited, see pip-audit.json" ;;
     *) fail pip-audit "no report, see pip-audit.txt" ;;
