@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
@@ -76,4 +76,31 @@ def internal_links_check(app_configs: object = None, **kwargs: object) -> list[W
             "INTERNAL_TLS_OPTIONAL is for loopback test servers only.",
             id="cloudexpress.W001",
         )
+    ]
+
+
+# A certificate this close to its end fails the deploy check, so a renewal
+# is done while there is time to roll it out.
+CERTIFICATE_WARNING_DAYS = 30
+
+
+@register(Tags.security, deploy=True)
+def certificates_expiry_check(app_configs: object = None, **kwargs: object) -> list[Error]:
+    """Fail when a tracked certificate (TLS_CERTIFICATES) expires within 30
+    days or cannot be read."""
+    from cloudexpress.certificates import certificates_expiring
+
+    return [
+        Error(
+            f"The certificate {status.path} "
+            + (
+                f"cannot be read ({status.error})"
+                if status.error
+                else f"expires on {status.not_after:%Y-%m-%d}"
+            )
+            + f", within {CERTIFICATE_WARNING_DAYS} days.",
+            hint="Renew it, or move to the backup key whose pin is published.",
+            id="cloudexpress.E002",
+        )
+        for status in certificates_expiring(CERTIFICATE_WARNING_DAYS)
     ]
