@@ -115,7 +115,7 @@ class LockedScheduler(PersistentScheduler):
         self._was_leader: bool | None = None
         super().__init__(*args, **kwargs)
         # Tick often enough to renew the lock well before it expires.
-        self.max_interval = min(self.max_interval, self.lock_seconds / 3)
+        self.max_interval: float = min(float(self.max_interval), self.lock_seconds / 3)
 
     def _redis(self) -> Any:
         if self._client is None:

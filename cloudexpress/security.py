@@ -65,7 +65,11 @@ def internal_links_check(app_configs: object = None, **kwargs: object) -> list[W
 
     urls = dict.fromkeys([settings.REDIS_URL, str(settings.CELERY_BROKER_URL)])
     problems = sorted(
-        {p for url in urls for p in internal_tls_problems(settings.DATABASES["default"], url)}
+        {
+            p
+            for url in urls
+            for p in internal_tls_problems(dict(settings.DATABASES["default"]), url)
+        }
     )
     if not problems:
         return []
