@@ -31,6 +31,9 @@ app.conf.update(
 )
 app.autodiscover_tasks()
 
+# Job-run records for the periodic tasks that keep none of their own.
+from cloudexpress import jobruns  # noqa: E402, F401
+
 
 def _beat_schedule() -> dict[str, dict[str, object]]:
     from cloudexpress.beat import BEAT_SCHEDULE
