@@ -30,8 +30,9 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(VENV)/bin/mypy
 
+## Every benchmark, or ONLY="retention load" for the files whose names match.
 bench: $(VENV)/.dev
-	@VENV=$(VENV) scripts/test.sh --bench
+	@VENV=$(VENV) scripts/test.sh --bench $(ONLY)
 
 ## Outside tools against the app on loopback with production settings.
 security: $(VENV)/.dev

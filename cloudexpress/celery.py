@@ -26,8 +26,13 @@ app.conf.update(
     timezone="UTC",
     enable_utc=True,
     worker_hijack_root_logger=False,
+    # One beat sends the schedule; a second one stands by (cloudexpress/beat.py).
+    beat_scheduler="cloudexpress.beat:LockedScheduler",
 )
 app.autodiscover_tasks()
+
+# Job-run records for the periodic tasks that keep none of their own.
+from cloudexpress import jobruns  # noqa: E402, F401
 
 
 def _beat_schedule() -> dict[str, dict[str, object]]:

@@ -21,6 +21,10 @@ from cloudexpress import dbvendor
 logger = logging.getLogger(__name__)
 
 _registered = False
+# Not "job": Prometheus gives every scraped series the scrape job's ``job``
+# label and would rename ours to ``exported_job``, so alerts keyed on it
+# would never match. Values are the JobRun keys ("retention", "backup").
+JOB_LABEL = "background_job"
 
 
 def queue_depth() -> int:
@@ -41,12 +45,12 @@ class CapacityCollector(Collector):
         last = GaugeMetricFamily(
             "cloudexpress_job_last_success_timestamp_seconds",
             "When each background job last finished successfully.",
-            labels=["job"],
+            labels=[JOB_LABEL],
         )
         failures = GaugeMetricFamily(
             "cloudexpress_job_last_failure_timestamp_seconds",
             "When each background job last failed.",
-            labels=["job"],
+            labels=[JOB_LABEL],
         )
         try:
             for status, family in ((JobRun.Status.DONE, last), (JobRun.Status.FAILED, failures)):

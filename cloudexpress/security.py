@@ -1,10 +1,12 @@
-"""Response headers that Django's SecurityMiddleware does not set."""
+"""Response headers that Django's SecurityMiddleware does not set, request
+size limits, and the deploy check of the internal links' TLS."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
@@ -51,3 +53,58 @@ class SecurityHeadersMiddleware:
             # by a shared cache or the browser's back button.
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+@register(Tags.security, deploy=True)
+def internal_links_check(app_configs: object = None, **kwargs: object) -> list[Warning]:
+    """Warn when production runs without verified TLS to PostgreSQL and
+    Redis, which only the INTERNAL_TLS_OPTIONAL opt-out allows."""
+    if not settings.PRODUCTION:
+        return []
+    from cloudexpress.settings import internal_tls_problems
+
+    urls = dict.fromkeys([settings.REDIS_URL, str(settings.CELERY_BROKER_URL)])
+    problems = sorted(
+        {
+            p
+            for url in urls
+            for p in internal_tls_problems(dict(settings.DATABASES["default"]), url)
+        }
+    )
+    if not problems:
+        return []
+    return [
+        Warning(
+            "Internal links are not verified TLS: " + "; ".join(problems),
+            hint="Use sslmode=verify-full and rediss:// with a password; "
+            "INTERNAL_TLS_OPTIONAL is for loopback test servers only.",
+            id="cloudexpress.W001",
+        )
+    ]
+
+
+# A certificate this close to its end fails the deploy check, so a renewal
+# is done while there is time to roll it out.
+CERTIFICATE_WARNING_DAYS = 30
+
+
+@register(Tags.security, deploy=True)
+def certificates_expiry_check(app_configs: object = None, **kwargs: object) -> list[Error]:
+    """Fail when a tracked certificate (TLS_CERTIFICATES) expires within 30
+    days or cannot be read."""
+    from cloudexpress.certificates import certificates_expiring
+
+    return [
+        Error(
+            f"The certificate {status.path} "
+            + (
+                f"cannot be read ({status.error})"
+                if status.error
+                else f"expires on {status.not_after:%Y-%m-%d}"
+            )
+            + f", within {CERTIFICATE_WARNING_DAYS} days.",
+            hint="Renew it, or move to the backup key whose pin is published.",
+            id="cloudexpress.E002",
+        )
+        for status in certificates_expiring(CERTIFICATE_WARNING_DAYS)
+    ]

@@ -132,6 +132,8 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "compliance",
+    # The project package itself: its deploy checks and the operations page.
+    "cloudexpress.apps.CloudExpressConfig",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +251,30 @@ REDIS_URL = _env("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
     _fail("REDIS_URL is required in production")
 
+# Production reaches PostgreSQL over TLS that verifies the server's name and
+# certificate, and Redis over TLS with a password. INTERNAL_TLS_OPTIONAL=1
+# lifts this for `make security`, whose private servers listen on loopback
+# without certificates; `manage.py check --deploy` then warns
+# (cloudexpress.W001, cloudexpress/security.py).
+INTERNAL_TLS_OPTIONAL = PRODUCTION and _env_bool("INTERNAL_TLS_OPTIONAL", default=False)
+
+
+def internal_tls_problems(database: dict[str, object], redis_url: str) -> list[str]:
+    """What keeps the links to PostgreSQL and Redis from being verified TLS."""
+    from urllib.parse import urlsplit
+
+    problems = []
+    sslmode = dict(database.get("OPTIONS") or {}).get("sslmode", "")  # type: ignore[call-overload]
+    if sslmode not in {"verify-full", "verify-ca"}:
+        problems.append(f"PostgreSQL sslmode is {sslmode or 'unset'}, not verify-full")
+    url = urlsplit(redis_url)
+    if url.scheme != "rediss":
+        problems.append("REDIS_URL does not use TLS (rediss://)")
+    if not url.password:
+        problems.append("REDIS_URL carries no password")
+    return problems
+
+
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -291,9 +317,16 @@ if REDIS_URL:
     CELERY_BROKER_URL = _env("CELERY_BROKER_URL") or REDIS_URL
     CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND") or REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        # Longer than the longest task's hard limit, so Redis never hands a
-        # running task to a second worker.
-        "visibility_timeout": 2 * 3600,
+        # Longer than the longest task's hard limit (the restore test's 4 h
+        # 5 min), so Redis never hands a running task to a second worker;
+        # tests/cloudexpress/test_celery_settings.py compares the two. The
+        # kill-the-worker tests shorten it so a dead worker's task comes back
+        # within seconds; production refuses a value under the longest limit.
+        "visibility_timeout": _env_int("CELERY_VISIBILITY_TIMEOUT", 5 * 3600),
+        # Sweep for a dead worker's messages every few seconds instead of
+        # every 100 s (kombu's 10 s interval times its throttle of 10).
+        "unacked_restore_interval": _env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+        "unacked_restore_throttle": 1,
     }
 else:
     # kombu's filesystem transport needs no server; web, worker and beat share
@@ -309,9 +342,35 @@ else:
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
         "store_processed": False,
     }
+if PRODUCTION and REDIS_URL:
+    # The restore test's hard limit (4 h 5 min) is the longest of any task.
+    if int(str(CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])) <= 4 * 3600 + 300:
+        _fail("CELERY_VISIBILITY_TIMEOUT must be longer than the longest task (4 h 5 min)")
+    if not INTERNAL_TLS_OPTIONAL:
+        broker = str(CELERY_BROKER_URL)
+        for url in dict.fromkeys([REDIS_URL, broker, str(CELERY_RESULT_BACKEND)]):
+            for problem in internal_tls_problems(DATABASES["default"], url):
+                _fail(problem)
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILE = str(DATA_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = _env_int("HEARTBEAT_SECONDS", 60)
+# Beat holds this Redis lock (renewed every tick) so that a second beat
+# process stands by and schedules nothing (cloudexpress/beat.py).
+BEAT_LOCK_SECONDS = _env_int("BEAT_LOCK_SECONDS", 60)
+
+# Rows per retention batch (compliance/privacy/retention.py). The defaults
+# keep a batch short; the kill-the-worker tests set tiny batches so that a
+# run is many batches long and can be interrupted between two of them.
+RETENTION_BATCH_SIZE = _env_int("RETENTION_BATCH_SIZE", 50_000)
+RETENTION_ARCHIVE_BATCH_SIZE = _env_int("RETENTION_ARCHIVE_BATCH_SIZE", 5_000)
+
+# What the operations page and the capacity check hold the system to; the
+# Prometheus rules in deploy/prometheus/alerts.yml use the same numbers.
+CAPACITY_THRESHOLDS: dict[str, float] = {
+    "queue_depth_max": 500,
+    "request_p95_seconds_max": 0.5,
+    "error_rate_max": 0.02,
+}
 
 # --- Authentication -------------------------------------------------------
 

@@ -54,6 +54,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
+    path("operations/", views.operations, name="operations"),
     path(".well-known/cloudexpress-pins.json", certificates.pins_view, name="tls-pins"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

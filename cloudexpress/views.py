@@ -1,4 +1,5 @@
-"""Site-wide pages: home, contacts, health, readiness, metrics, error pages."""
+"""Site-wide pages: home, contacts, health, readiness, metrics, the operations
+page, error pages."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from cloudexpress.api.exceptions import json_error
 from cloudexpress.clientip import client_ip
 
 logger = logging.getLogger(__name__)
+
+# Operators and admins of the operator organization run the platform.
+OPERATIONS_PERMISSION = "settings.manage"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -152,3 +156,20 @@ def error_500(request: HttpRequest) -> HttpResponse:
     return render(
         request, "errors/error.html", {"status": 500, "title": "Server error"}, status=500
     )
+
+
+@never_cache
+@require_GET
+def operations(request: HttpRequest) -> HttpResponse:
+    """Background job runs, the beat schedule, queue depth and capacity."""
+    from django.contrib.auth.views import redirect_to_login
+    from django.core.exceptions import PermissionDenied
+
+    from accounts.authorization import user_has_perm
+    from cloudexpress.operations import operations_overview
+
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not user_has_perm(request.user, OPERATIONS_PERMISSION):
+        raise PermissionDenied(f"You do not hold the permission {OPERATIONS_PERMISSION!r}.")
+    return render(request, "cloudexpress/operations.html", operations_overview())

@@ -7,9 +7,10 @@ import socket
 
 from celery import shared_task
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from cloudexpress import requestcontext
+from cloudexpress import dbvendor, requestcontext
 from compliance import services
 from compliance.models import JobRun
 
@@ -31,7 +32,15 @@ def echo_task(value: str) -> str:
 
 
 def _claim_day(slot: str) -> JobRun | None:
-    """Claim today's slot; None when a run already finished or holds it."""
+    """Claim today's slot; None when a run already finished it.
+
+    The caller holds the compliance run's session lock, and every runner
+    holds it while it runs, so a slot still marked running belongs to a
+    runner that died (a killed worker): it is taken over, and the broker's
+    redelivery of the killed task finishes the day's run.
+    """
+    from compliance.runs import STALE_AFTER
+
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -44,10 +53,21 @@ def _claim_day(slot: str) -> JobRun | None:
             )
     except IntegrityError:
         pass
-    # A failed run of the slot may be retried; a done or running one not.
-    claimed = JobRun.objects.filter(
-        job=RUN_CHECKS_JOB, slot=slot, status=JobRun.Status.FAILED
-    ).update(status=JobRun.Status.RUNNING, started_at=now, error="", finished_at=None)
+    retryable = JobRun.objects.filter(job=RUN_CHECKS_JOB, slot=slot).filter(
+        Q(status=JobRun.Status.FAILED) | Q(status=JobRun.Status.RUNNING)
+    )
+    if not dbvendor.is_postgresql():
+        # SQLite has no lock to prove the running row's owner is gone.
+        retryable = retryable.exclude(
+            status=JobRun.Status.RUNNING, started_at__gte=now - STALE_AFTER
+        )
+    claimed = retryable.update(
+        status=JobRun.Status.RUNNING,
+        started_at=now,
+        worker=socket.gethostname(),
+        error="",
+        finished_at=None,
+    )
     if claimed:
         return JobRun.objects.get(job=RUN_CHECKS_JOB, slot=slot)
     return None
@@ -63,25 +83,35 @@ def _claim_day(slot: str) -> JobRun | None:
 def run_checks_task() -> int | None:
     """Run every check once per day: beat calls it hourly, so a missed day
     catches up and a repeated call does nothing."""
-    from compliance.runs import RunInProgress, checks_run
+    from compliance.runs import LOCK_NAME, RunInProgress, checks_run
 
     slot = timezone.localdate().isoformat()
-    job = _claim_day(slot)
-    if job is None:
+    # The run's own lock, taken before the slot is claimed: a second task
+    # (or a manual run) in progress leaves the slot alone. PostgreSQL's
+    # session locks nest, so checks_run takes it again inside.
+    if not dbvendor.try_lock_for_session(LOCK_NAME):
         return None
-    with requestcontext.system_job("celery:run_checks"):
-        try:
-            run = checks_run(trigger="beat")
-        except RunInProgress:
-            # Someone else is running the checks right now; give the slot
-            # back so the next beat tick tries again.
-            JobRun.objects.filter(pk=job.pk).delete()
+    try:
+        job = _claim_day(slot)
+        if job is None:
             return None
-        except Exception as exc:
-            JobRun.objects.filter(pk=job.pk).update(
-                status=JobRun.Status.FAILED, finished_at=timezone.now(), error=str(exc)[:2000]
-            )
-            raise
+        with requestcontext.system_job("celery:run_checks"):
+            try:
+                run = checks_run(trigger="beat")
+            except RunInProgress:
+                # Only on SQLite, where the lock above is no lock: give the
+                # slot back so the next beat tick tries again.
+                JobRun.objects.filter(pk=job.pk).delete()
+                return None
+            except Exception as exc:
+                JobRun.objects.filter(pk=job.pk).update(
+                    status=JobRun.Status.FAILED,
+                    finished_at=timezone.now(),
+                    error=str(exc)[:2000],
+                )
+                raise
+    finally:
+        dbvendor.unlock_session(LOCK_NAME)
     JobRun.objects.filter(pk=job.pk).update(
         status=JobRun.Status.DONE,
         finished_at=timezone.now(),

@@ -109,7 +109,7 @@ def _start_production(extra: dict[str, str]) -> subprocess.CompletedProcess[str]
         "SECRET_KEY": "x" * 20 + "abcdefghijklmnopqrstuvwxyz0123456789",
         "ALLOWED_HOSTS": "portal.example.test",
         "DATABASE_URL": "postgres://u@127.0.0.1:1/db",
-        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "REDIS_URL": "rediss://:redis-password@127.0.0.1:1/0",
         "EMAIL_HOST": "127.0.0.1",
         "PORTAL_BASE_URL": "https://portal.example.test",
         "ARCHIVE_ENCRYPTION_KEY": "ab" * 32,

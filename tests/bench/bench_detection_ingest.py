@@ -37,7 +37,7 @@ from audit.detection.engine import detection_run
 from audit.detection.ingest import events_ingest, parse_authlog
 from audit.models import Alert, DetectionCursor, SecurityEvent
 from cloudexpress import dbvendor
-from tests.bench.report import report
+from tests.bench.report import finish, report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -215,6 +215,7 @@ def test_ingest_throughput_against_plain_bulk_insert() -> None:
         target=">= 0.25x",
         ok=ratio >= 0.25,
     )
+    finish()
     assert (
         Alert.objects.filter(rule="brute_force_ip", source_ip__startswith="203.0.113.").count()
         == 20
@@ -291,6 +292,7 @@ def test_detection_over_a_million_stored_events() -> None:
         ok=elapsed < 60,
         baseline=f"{counts['events']:,} events; CPU {timing.total_cpu:.1f} s",
     )
+    finish()
     assert counts["events"] == DETECTION_EVENTS
     assert (
         Alert.objects.filter(rule="brute_force_ip", source_ip__startswith="203.0.113.").count()

@@ -1,7 +1,16 @@
 """Load test: 50 concurrent clients against gunicorn (uvicorn workers) on
 127.0.0.1 with the test database, one phase per target: /healthz (the
-baseline), sign-in, the home page and an API list. Each phase is bounded in
-time; p50/p95/p99 and the error rate of each go through tests/bench/report.
+baseline), the compliance dashboard, an API list and sign-in. Each phase is
+bounded in time; p50/p95/p99 and the error rate of each go through
+tests/bench/report.
+
+Every client is a member of its own organization (the API list) and of the
+operator organization (the dashboard needs controls.view there), so its
+sign-in has two steps: the password, then the TOTP code of its device. The
+sign-in phase measures the password step, which carries the argon2 hash.
+
+BENCH_LOAD_CLIENTS and BENCH_LOAD_SECONDS shrink the run for a plumbing
+check; the defaults (50 clients, 6 s per phase) are the issue's figures.
 
 The clients are threads with keep-alive connections (http.client): no extra
 dependency, and 50 threads are enough to keep two workers saturated. They
@@ -11,6 +20,7 @@ share the machine's two cores with the server, so the figures are a floor.
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import socket
 import subprocess
@@ -28,8 +38,8 @@ from tests.support.processes import BIN, ROOT, process_env, stop_process_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CLIENTS = 50
-PHASE_SECONDS = 6.0
+CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "50"))
+PHASE_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "6"))
 PASSWORD = factories.DEFAULT_PASSWORD
 
 
@@ -49,14 +59,15 @@ def portal():
         [
             str(BIN / "gunicorn"),
             "cloudexpress.asgi:application",
-            "-k",
-            "uvicorn.workers.UvicornWorker",
-            "-w",
-            "2",
+            "-c",
+            "deploy/gunicorn.conf.py",
+            # Loopback only, and two workers for the two cores.
             "-b",
             f"127.0.0.1:{port}",
-            "--backlog",
-            "256",
+            "-w",
+            "2",
+            "--access-logfile",
+            "/dev/null",
         ],
         cwd=ROOT,
         env=process_env(LOG_LEVEL="WARNING"),
@@ -125,7 +136,7 @@ class Client:
         if status != 200 or match is None:
             return status or 599
         form = urlencode(
-            {"username": email, "password": PASSWORD, "csrfmiddlewaretoken": match.group(1)}
+            {"login": email, "password": PASSWORD, "csrfmiddlewaretoken": match.group(1)}
         )
         status, _ = self.request(
             "POST",
@@ -134,6 +145,42 @@ class Client:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         return status
+
+    def second_factor(self, secret: str) -> int:
+        """Answer the TOTP step that follows the password of a member of the
+        operator organization."""
+        import pyotp
+
+        status, page = self.request("GET", "/accounts/2fa/")
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or match is None:
+            return status or 599
+        form = urlencode({"code": pyotp.TOTP(secret).now(), "csrfmiddlewaretoken": match.group(1)})
+        status, _ = self.request(
+            "POST",
+            "/accounts/2fa/",
+            body=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        return status
+
+
+def _member_of_operator(user: factories.User, operator: object) -> str:
+    """Make the user a member of the operator with a verified address and a
+    confirmed TOTP device; return the device's secret."""
+    from allauth.account.models import EmailAddress
+    from django.utils import timezone
+
+    from accounts.auth import mfa
+    from accounts.models import TOTPDevice
+
+    factories.MembershipFactory(user=user, organization=operator)
+    EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+    device = mfa.totp_device_start(user=user)
+    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True, confirmed_at=timezone.now())
+    return str(device.secret)
 
 
 def _phase(clients: list[Client], call: Callable[[Client], bool]) -> tuple[list[float], int]:
@@ -175,25 +222,33 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def test_portal_under_50_concurrent_clients(portal: int) -> None:
+    from django.conf import settings
+
+    operator = factories.OrganizationFactory(
+        slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True
+    )
     memberships = [factories.MembershipFactory() for _ in range(CLIENTS)]
+    secrets = [_member_of_operator(m.user, operator) for m in memberships]
     clients = [Client(portal) for _ in range(CLIENTS)]
-    for client, membership in zip(clients, memberships, strict=True):
+    for client, membership, secret in zip(clients, memberships, secrets, strict=True):
         assert client.sign_in(membership.user.email) == 302
+        assert client.second_factor(secret) == 302
     emails = {id(c): m.user.email for c, m in zip(clients, memberships, strict=True)}
     slugs = {id(c): m.organization.slug for c, m in zip(clients, memberships, strict=True)}
 
+    # Sign-in last: it starts each client's session again.
     phases: dict[str, Callable[[Client], bool]] = {
         "healthz": lambda c: c.request("GET", "/healthz")[0] == 200,
-        "sign-in": lambda c: c.sign_in(emails[id(c)]) == 302,
-        "home": lambda c: c.request("GET", "/")[0] == 200,
+        "dashboard": lambda c: c.request("GET", "/dashboard/")[0] == 200,
         "api members": lambda c: c.request("GET", f"/api/orgs/{slugs[id(c)]}/members")[0] == 200,
+        "sign-in": lambda c: c.sign_in(emails[id(c)]) == 302,
     }
     results = {name: _phase(clients, call) for name, call in phases.items()}
 
     base_p95 = _percentile(results["healthz"][0], 0.95)
     # p95 targets on two shared cores: pages and API under a second, sign-in
     # (argon2, about 100 MB and tens of ms per hash) under three.
-    targets = {"healthz": 500.0, "sign-in": 3000.0, "home": 1000.0, "api members": 1000.0}
+    targets = {"healthz": 500.0, "sign-in": 3000.0, "dashboard": 1000.0, "api members": 1000.0}
     for name, (latencies, errors) in results.items():
         assert latencies, f"{name}: no request finished"
         count = len(latencies)
@@ -201,9 +256,9 @@ def test_portal_under_50_concurrent_clients(portal: int) -> None:
         rate = errors / count
         ratio = None if name == "healthz" else p95 / base_p95
         baseline = "" if name == "healthz" else "healthz p95"
-        report(f"load {name} p50", p50, "ms", target="-", ok=True)
+        report(f"load {name} p50 ({CLIENTS} clients)", p50, "ms", target="-", ok=True)
         report(
-            f"load {name} p95",
+            f"load {name} p95 ({CLIENTS} clients)",
             p95,
             "ms",
             target=f"< {targets[name]:.0f} ms",
@@ -211,7 +266,7 @@ def test_portal_under_50_concurrent_clients(portal: int) -> None:
             ratio=ratio,
             baseline=baseline,
         )
-        report(f"load {name} p99", p99, "ms", target="-", ok=True)
+        report(f"load {name} p99 ({CLIENTS} clients)", p99, "ms", target="-", ok=True)
         report(f"load {name} errors", rate * 100, "%", target="< 1 %", ok=rate < 0.01)
         report(f"load {name} throughput", count / PHASE_SECONDS, "req/s", target="-", ok=True)
     finish()

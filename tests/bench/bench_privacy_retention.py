@@ -19,6 +19,7 @@ from compliance.models import ApiUsage, DataType, RetentionBatch
 from compliance.privacy import retention
 from compliance.privacy.policies import retention_policies_ensure
 from tests import factories
+from tests.bench.report import finish, report
 
 ROWS = int(os.environ.get("BENCH_RETENTION_ROWS", "1000000"))
 
@@ -74,4 +75,15 @@ def test_bench_retention_against_raw_delete() -> None:
         f"ratio {ratio:.2f}x (target >= 0.5); "
         f"slowest batch {slowest_ms} ms (target < 1000)"
     )
+    report(
+        f"retention of {ROWS:,} rows",
+        retention_seconds,
+        "s",
+        target=">= 0.5x raw DELETE speed",
+        ok=ratio >= 0.5,
+        ratio=ratio,
+        baseline="one raw DELETE",
+    )
+    report("retention slowest batch", slowest_ms, "ms", target="< 1000 ms", ok=slowest_ms < 1000)
+    finish()
     assert slowest_ms < 1000

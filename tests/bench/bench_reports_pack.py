@@ -119,8 +119,29 @@ def main() -> list[dict[str, object]]:
 
 
 def test_bench_reports_pack() -> None:
+    # Imported here: the file also runs as a script, without the repository
+    # on its path.
+    from tests.bench.report import finish, report
+
     results = main()
-    pack = results[1]
+    baseline, pack = results
+    report(
+        f"readiness pack PDF ({pack['pages']} pages), CPU",
+        float(pack["cpu_seconds"]),
+        "s",
+        target=f"< {TARGET_SECONDS:g} s",
+        ok=float(pack["cpu_seconds"]) < TARGET_SECONDS,
+        ratio=float(pack["cpu_seconds"]) / max(float(baseline["cpu_seconds"]), 0.01),
+        baseline="same pack, baseline layout",
+    )
+    report(
+        "readiness pack peak memory",
+        float(pack["peak_mb"]),
+        "MB",
+        target=f"< {TARGET_MB:g} MB",
+        ok=float(pack["peak_mb"]) < TARGET_MB,
+    )
+    finish()
     assert int(pack["pages"]) >= 100
     assert float(pack["peak_mb"]) < TARGET_MB
 

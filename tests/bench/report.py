@@ -37,5 +37,9 @@ def report(
 def finish() -> None:
     """Exit non-zero when any figure missed its target."""
     if _failures:
-        print(f"missed targets: {', '.join(_failures)}", file=sys.stderr)
+        missed = ", ".join(_failures)
+        # Cleared, so that the next test in the same process is judged on
+        # its own figures.
+        _failures.clear()
+        print(f"missed targets: {missed}", file=sys.stderr)
         raise SystemExit(1)

@@ -16,7 +16,7 @@ PRODUCTION_ENV = {
     "DJANGO_ENV": "production",
     "SECRET_KEY": STRONG_SECRET,
     "DATABASE_URL": "postgres://portal@127.0.0.1:1/portal",
-    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "REDIS_URL": "rediss://:redis-password@127.0.0.1:1/0?ssl_cert_reqs=required",
     "ALLOWED_HOSTS": "portal.example.test",
     "EMAIL_HOST": "127.0.0.1",
     "PORTAL_BASE_URL": "https://portal.example.test",
@@ -118,3 +118,44 @@ def test_check_deploy_reports_nothing_in_production() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"DATABASE_SSLMODE": "require"}, "sslmode is require, not verify-full"),
+        ({"REDIS_URL": "redis://:redis-password@127.0.0.1:1/0"}, "does not use TLS"),
+        ({"REDIS_URL": "rediss://127.0.0.1:1/0"}, "carries no password"),
+        ({"CELERY_VISIBILITY_TIMEOUT": "7200"}, "longer than the longest task"),
+    ],
+)
+def test_production_refuses_internal_links_without_verified_tls(
+    override: dict[str, str], message: str
+) -> None:
+    assert _start(PRODUCTION_ENV).returncode == 0
+    result = _start({**PRODUCTION_ENV, **override})
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_the_loopback_opt_out_starts_and_the_deploy_check_warns() -> None:
+    loopback = {
+        **PRODUCTION_ENV,
+        "DATABASE_SSLMODE": "disable",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "INTERNAL_TLS_OPTIONAL": "1",
+    }
+    assert _start(loopback).returncode == 0
+    clean = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, **loopback, "DJANGO_SETTINGS_MODULE": "cloudexpress.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "cloudexpress.W001" in output and "sslmode is disable" in output
+    assert "REDIS_URL does not use TLS" in output

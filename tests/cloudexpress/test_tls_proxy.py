@@ -9,6 +9,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def proxy(tmp_path: Path, live_server):
+    yield from _proxy(tmp_path, live_server.url.removeprefix("http://"))
+
+
+def _proxy(tmp_path: Path, backend: str):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         pytest.skip("nginx is not installed (Debian package nginx)")
@@ -53,7 +58,6 @@ def proxy(tmp_path: Path, live_server):
         capture_output=True,
     )
     http_port, https_port = _free_port(), _free_port()
-    backend = live_server.url.removeprefix("http://")
     site = (ROOT / "deploy/nginx/cloudexpress.conf").read_text()
     site = site.replace("server web:8000;", f"server {backend};")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
@@ -84,9 +88,11 @@ def proxy(tmp_path: Path, live_server):
             if proc.poll() is not None:
                 pytest.fail(f"nginx did not start: {proc.stderr.read().decode()}")
             time.sleep(0.1)
-    yield {"http": http_port, "https": https_port, "cert": tmp_path / "server.crt"}
-    proc.terminate()
-    proc.wait(10)
+    try:
+        yield {"http": http_port, "https": https_port, "cert": tmp_path / "server.crt"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def _context(cert: Path, version: ssl.TLSVersion) -> ssl.SSLContext:
@@ -123,3 +129,81 @@ def test_plain_http_redirects_to_https(proxy) -> None:
     response = conn.getresponse()
     assert response.status == 301
     assert response.getheader("Location") == "https://portal.example.test/compliance/?x=1"
+
+
+# A WebSocket text frame the fake app sends once the tunnel is open.
+FRAME = b"\x81\x0cfrom the app"
+
+
+class _FakeWebSocketApp:
+    """A one-connection upstream on loopback that answers a WebSocket
+    upgrade with 101 when the proxy passed the upgrade on, and records the
+    request head it received."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.server.settimeout(15)
+        self.port = int(self.server.getsockname()[1])
+        self.head = b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            while b"\r\n\r\n" not in self.head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                self.head += chunk
+            lower = self.head.lower()
+            if b"upgrade: websocket" in lower and b"connection: upgrade" in lower:
+                conn.sendall(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Accept: test\r\n\r\n"
+                )
+                # One frame back through the tunnel: the connection stays open.
+                conn.sendall(FRAME)
+            else:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(5)
+
+
+def test_websocket_upgrade_travels_as_wss_through_the_proxy(tmp_path: Path) -> None:
+    app = _FakeWebSocketApp()
+    running = _proxy(tmp_path, f"127.0.0.1:{app.port}")
+    try:
+        proxy = next(running)
+        context = _context(proxy["cert"], ssl.TLSVersion.TLSv1_3)
+        with socket.create_connection(("127.0.0.1", proxy["https"]), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(
+                    b"GET /ws/dashboard/ HTTP/1.1\r\nHost: localhost\r\n"
+                    b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n"
+                )
+                received = b""
+                while not received.endswith(FRAME):
+                    chunk = tls.recv(4096)
+                    if not chunk:
+                        break
+                    received += chunk
+                assert tls.version() == "TLSv1.3"
+        assert received.startswith(b"HTTP/1.1 101")
+        assert received.endswith(FRAME)
+        # The app saw the upgrade, and that it came in over https.
+        head = app.head.lower()
+        assert b"upgrade: websocket" in head and b"x-forwarded-proto: https" in head
+    finally:
+        running.close()  # stops nginx
+        app.close()

@@ -26,6 +26,13 @@ QUICK_REPORTS = [
 ]
 
 
+def _out(mode: str) -> Path:
+    """The reports go where CI keeps its artifacts (.ci/run checks them)."""
+    out = ROOT / "artifacts" / f"security-{mode.lstrip('-')}"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def _run(mode: str, out: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SECURITY_OUT": str(out)}
     return subprocess.run(
@@ -38,7 +45,8 @@ def _run(mode: str, out: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_planted_injection_is_found_and_fails_the_run(tmp_path: Path) -> None:
+def test_the_planted_injection_is_found_and_fails_the_run() -> None:
+    tmp_path = _out("--planted")
     result = _run("--planted", tmp_path)
 
     assert result.returncode == 1, result.stderr[-3000:]
@@ -49,7 +57,8 @@ def test_the_planted_injection_is_found_and_fails_the_run(tmp_path: Path) -> Non
     assert "boolean-based blind" in log
 
 
-def test_the_quick_run_over_the_product_passes(tmp_path: Path) -> None:
+def test_the_quick_run_over_the_product_passes() -> None:
+    tmp_path = _out("--quick")
     result = _run("--quick", tmp_path)
 
     summary = (tmp_path / "summary.txt").read_text()

@@ -1,0 +1,14 @@
+"""The project package as an app: it registers its deploy checks and owns the
+operations page's templates."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CloudExpressConfig(AppConfig):
+    name = "cloudexpress"
+    verbose_name = "CloudExpress platform"
+
+    def ready(self) -> None:
+        from cloudexpress import security  # noqa: F401  (registers the deploy checks)

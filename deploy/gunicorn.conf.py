@@ -1,0 +1,26 @@
+"""gunicorn settings of the web service, shared by the compose file and the
+load test (tests/bench/bench_load_portal.py), so the figures the load test
+prints are those of the deployed configuration.
+
+Uvicorn workers serve HTTP and the dashboard's WebSockets. Each worker keeps
+about one database connection at a time (Django runs synchronous views on
+one thread per process; DATABASE_CONN_MAX_AGE=0 closes it after each
+request), which is what the README's PostgreSQL sizing counts.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+worker_class = "uvicorn.workers.UvicornWorker"
+# A request still running after a minute is killed; the proxy waits as long.
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak never grows without bound;
+# the jitter keeps them from restarting together.
+max_requests = 2000
+max_requests_jitter = 200
+# Connections queued while every worker is busy (50 load-test clients fit).
+backlog = 2048
+accesslog = "-"
