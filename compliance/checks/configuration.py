@@ -385,3 +385,44 @@ def metrics_protected(ctx: CheckContext) -> Outcome:
         token_set=bool(token),
         allowed_networks=networks,
     )
+
+
+@check("cc-certificate-expiry", controls=["CX-TRN-01", "CX-ENC-01"], weight=2)
+def certificate_expiry(ctx: CheckContext) -> Outcome:
+    """Every tracked TLS certificate is readable and valid for more than
+    30 days, so a renewal is never a surprise."""
+    from cloudexpress.certificates import certificates_expiring, certificates_tracked
+
+    tracked = certificates_tracked()
+    evidence = {
+        "certificates": [
+            {
+                "path": c.path,
+                "subject": c.subject,
+                "not_after": c.not_after.isoformat() if c.not_after else None,
+                "error": c.error,
+            }
+            for c in tracked
+        ],
+        "warning_days": 30,
+    }
+    if not tracked:
+        if not settings.PRODUCTION:
+            return not_applicable(
+                "the embedded default serves plain HTTP on loopback; TLS ends at the proxy "
+                "in production, whose certificates TLS_CERTIFICATES names",
+                **evidence,
+            )
+        return failed(
+            "no TLS certificate is tracked (TLS_CERTIFICATES is empty)",
+            ["TLS_CERTIFICATES"],
+            **evidence,
+        )
+    expiring = certificates_expiring(30)
+    return judged(
+        not expiring,
+        f"{len(tracked)} certificate(s) valid for more than 30 days",
+        f"{len(expiring)} certificate(s) expire within 30 days or cannot be read",
+        [c.path for c in expiring],
+        **evidence,
+    )

@@ -275,6 +275,34 @@ def database_size(ctx: CheckContext) -> Outcome:
     )
 
 
+@check("a-capacity-thresholds", controls=["CX-CAP-01", "CX-MON-02"])
+def capacity_thresholds(ctx: CheckContext) -> Outcome:
+    """Queue depth, database size, request latency and error rate stay within
+    the thresholds of ``CAPACITY_THRESHOLDS`` (the operations page's figures)."""
+    from cloudexpress.operations import capacity_figures
+
+    figures = capacity_figures()
+    evidence = {
+        "figures": [
+            {"name": f.name, "value": f.value, "unit": f.unit, "limit": f.limit, "note": f.note}
+            for f in figures
+        ]
+    }
+    over = [f"{f.name}: {f.value} {f.unit} over {f.limit}" for f in figures if f.ok is False]
+    # A broker that does not answer is a finding; latency and errors have no
+    # figure yet in a process that served no request (a worker, a command).
+    over += [f"{f.name}: {f.note}" for f in figures if f.ok is None and "not answer" in f.note]
+    unknown = [f.name for f in figures if f.ok is None and "not answer" not in f.note]
+    return judged(
+        not over,
+        f"every capacity figure within its threshold ({len(unknown)} not measured yet)",
+        f"{len(over)} capacity figure(s) over their threshold",
+        over,
+        unmeasured=unknown,
+        **evidence,
+    )
+
+
 @check("a-cache-reachable", controls=["CX-CAP-01"])
 def cache_reachable(ctx: CheckContext) -> Outcome:
     """The cache answers."""

@@ -435,6 +435,43 @@ def unknown_beat_task(env: SimpleNamespace) -> None:
     )
 
 
+def capacity(**limits: float) -> Step:
+    """Capacity thresholds: generous unless named, since this test process's
+    own request latency and error figures depend on the tests run before."""
+    values = {"queue_depth_max": 500.0, "request_p95_seconds_max": 3600.0, "error_rate_max": 1.0}
+    return setting("CAPACITY_THRESHOLDS", {**values, **limits})
+
+
+def certificate(days_left: int) -> Step:
+    """Track one self-signed certificate that expires in ``days_left`` days."""
+
+    def apply(env: SimpleNamespace) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portal.test")])
+        now = timezone.now()
+        pem = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=30))
+            .not_valid_after(now + timedelta(days=days_left))
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM)
+        )
+        path = env.tmp_path / f"portal-{days_left}.pem"
+        path.write_bytes(pem)
+        env.settings.TLS_CERTIFICATES = [str(path)]
+
+    return apply
+
+
 def unreachable_cache(env: SimpleNamespace) -> None:
     # A closed port on loopback: the connection is refused at once.
     env.settings.CACHES = {
@@ -1097,6 +1134,8 @@ BREAK_MEND: dict[str, Case] = {
     ),
     "a-database-size": Case(thresholds(database_max_bytes=1), nothing),
     "a-cache-reachable": Case(unreachable_cache, nothing),
+    "a-capacity-thresholds": Case(capacity(queue_depth_max=-1), capacity()),
+    "cc-certificate-expiry": Case(certificate(10), certificate(90)),
     "cc-migrations-applied": Case(unapplied_migration, nothing),
     "cc-gaps-on-time": Case(action_item(days=-1), action_item(days=7)),
     "cc-catalog-mapped": Case(catalog(unmapped=True), catalog(unmapped=False)),
