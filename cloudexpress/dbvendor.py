@@ -164,14 +164,14 @@ def delete_summarised(
     connection = connections[using]
     with connection.cursor() as cursor:
         if not is_postgresql(using):
-            cursor.execute(f"DELETE FROM {table} WHERE {where} RETURNING {key}", params)  # noqa: S608
+            cursor.execute(f"DELETE FROM {table} WHERE {where} RETURNING {key}", params)  # noqa: S608  # nosec B608
             return key_runs([row[0] for row in cursor.fetchall()])
 
         if key_range is not None:
             after, upper = key_range
             try:
                 with transaction.atomic(using=using):
-                    cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+                    cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608  # nosec B608
                     if cursor.rowcount != upper - after:
                         raise _NotDense
             except _NotDense:
@@ -180,7 +180,7 @@ def delete_summarised(
                 return [[after + 1, upper]] if upper > after else []
 
         cursor.execute(
-            f"SELECT count(*), min({key}), max({key}) FROM {table} WHERE {where}",  # noqa: S608
+            f"SELECT count(*), min({key}), max({key}) FROM {table} WHERE {where}",  # noqa: S608  # nosec B608
             params,
         )
         count, first, last = cursor.fetchone()
@@ -191,13 +191,13 @@ def delete_summarised(
         else:
             # Gaps and islands: within one run, key minus rank is constant.
             cursor.execute(
-                f"SELECT min(k), max(k) FROM (SELECT {key} AS k, "  # noqa: S608
+                f"SELECT min(k), max(k) FROM (SELECT {key} AS k, "  # noqa: S608  # nosec B608
                 f"{key} - row_number() OVER (ORDER BY {key}) AS island "
                 f"FROM {table} WHERE {where}) AS keys GROUP BY island ORDER BY 1",
                 params,
             )
             runs = [[int(a), int(b)] for a, b in cursor.fetchall()]
-        cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+        cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608  # nosec B608
         if cursor.rowcount != count:
             raise DeletedRowsChanged(f"summarised {count} rows, deleted {cursor.rowcount}")
         return runs
@@ -302,7 +302,7 @@ def values_present(
     column = quote(str(model._meta.get_field(field_name).column))
     with connections[using].cursor() as cursor:
         cursor.execute(
-            f"SELECT {column} FROM {quote(model._meta.db_table)} "  # noqa: S608 - names only
+            f"SELECT {column} FROM {quote(model._meta.db_table)} "  # noqa: S608  # nosec B608  # nosec B608 - names only
             f"WHERE {column} = ANY(%s::text[])",
             [list(values)],
         )
@@ -337,7 +337,7 @@ def counts_add(
     columns = ", ".join([*keys, count, latest])
     # All names come from the model's metadata.
     conflict = (
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "  # nosec B608 - identifiers only, values bound
         f"{count} = {table}.{count} + excluded.{count}, "
     )
     if is_postgresql(using):
@@ -346,7 +346,7 @@ def counts_add(
         casts = ["text[]"] * width + ["bigint[]", "timestamptz[]"]
         unnest = ", ".join(f"%s::{cast}" for cast in casts)
         sql = (
-            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({unnest}) "  # noqa: S608
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({unnest}) "  # noqa: S608  # nosec B608
             + conflict
             + f"{latest} = GREATEST({table}.{latest}, excluded.{latest})"
         )
@@ -355,7 +355,7 @@ def counts_add(
         return
     marks = ", ".join(["%s"] * (len(key_fields) + 2))
     sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608  # nosec B608
         + conflict
         + f"{latest} = MAX({table}.{latest}, excluded.{latest})"
     )
@@ -389,4 +389,4 @@ class AnyOf(Lookup):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = _COMPACT_JSON.encode([str(v) for v in self.rhs])
         # lhs is the compiled column; the values are the one bound parameter.
-        return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, values)  # noqa: S608
+        return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, values)  # noqa: S608  # nosec B608

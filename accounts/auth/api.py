@@ -165,6 +165,8 @@ def view_required_permission(view: Any) -> str | None:
     A view declares it as ``required_permission``, or through a permission
     class that carries ``permission_code`` (``accounts.authorization.
     HasPermission``), which may depend on the method (``get_permissions``).
+    A class may name several codes, any of which lets a key in, as
+    ``permission_codes_any`` (a register that managing implies reading).
     """
     if view is None:
         return None
@@ -178,6 +180,13 @@ def view_required_permission(view: Any) -> str | None:
         if code:
             return str(code)
     return None
+
+
+def _view_alternative_permissions(view: Any) -> tuple[str, ...]:
+    codes: list[str] = []
+    for instance in view.get_permissions():
+        codes.extend(getattr(instance, "permission_codes_any", ()))
+    return tuple(codes)
 
 
 def _scope_refused(request: Request, key: Any, reason: str, required: str | None) -> None:
@@ -211,7 +220,9 @@ def api_key_view_check(request: Request, key: Any, view: Any) -> None:
     if required is None:
         _scope_refused(request, key, "undeclared_view", None)
         raise exceptions.PermissionDenied("This endpoint does not accept API keys.")
-    if not apikeys.api_key_allows(key, required):
+    if not apikeys.api_key_allows(key, required) and not any(
+        apikeys.api_key_allows(key, code) for code in _view_alternative_permissions(view)
+    ):
         _scope_refused(request, key, "scope", required)
         raise exceptions.PermissionDenied(ApiKeyScopePermission.message)
 

@@ -30,6 +30,8 @@ MAX_WINDOW_DAYS = 3 * 366
 
 
 class CanViewControls(BasePermission):
+    # Read by the project's API-key check (view_required_permission).
+    permission_code = selectors.VIEW_PERMISSION
     message = "You need the controls.view permission in the operator organization."
 
     def has_permission(self, request: Request, view: Any) -> bool:

@@ -65,6 +65,11 @@ def _key_scope_allows(request: Request, code: str) -> bool:
 
 
 class CanViewGovernance(BasePermission):
+    # What the project's API-key check reads to know the view's permission
+    # (accounts.auth.api.view_required_permission): keys reach no view that
+    # declares none.
+    permission_code = VIEW
+    permission_codes_any = (MANAGE,)
     message = "You need the controls.view permission to see the governance registers."
 
     def has_permission(self, request: Request, view: Any) -> bool:
@@ -72,6 +77,7 @@ class CanViewGovernance(BasePermission):
 
 
 class CanManageGovernance(BasePermission):
+    permission_code = MANAGE
     message = "You need the controls.manage permission to change the governance registers."
 
     def has_permission(self, request: Request, view: Any) -> bool:
@@ -90,6 +96,7 @@ class CanRecordDeployment(BasePermission):
     role, and a personal key needs the scope as well.
     """
 
+    permission_code = MANAGE
     message = (
         "Recording a deployment needs controls.manage: a person's role or an "
         "operator service key with that scope."

@@ -69,15 +69,15 @@ def test_a_key_is_limited_by_its_scopes_even_where_the_role_allows_more() -> Non
 
 
 def test_a_key_is_refused_on_a_view_that_declares_no_permission() -> None:
-    # Governance views check the role with their own classes and name no
-    # permission for keys: a session passes, a key with every scope does not.
+    # The retention API checks the role with its own class and names no
+    # permission for keys: a session passes, a key with the scope does not.
     operator = Organization.objects.create(name="CloudExpress", slug="cx-op", is_operator=True)
     user = verified_user()
-    member(user, "member", operator)
-    raw = _key(user, operator, "controls.view", "org.view")
-    url = "/api/compliance/governance/policies"
+    member(user, "auditor", operator)
+    raw = _key(user, operator, "retention.view", "org.view")
+    url = "/api/compliance/retention/policy"
     session = Client()
-    sign_in_with_mfa(session, user)  # operator staff need the second factor
+    sign_in_with_mfa(session, user)
     assert session.get(url).status_code == 200
     assert _key_get(raw, "/api/me") == 200
 
