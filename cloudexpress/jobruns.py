@@ -22,8 +22,10 @@ RECORDED_TASKS = frozenset(
     {
         "accounts.access_expire",
         "accounts.access_review_remind",
+        "accounts.lockouts_unlock",
         "audit.anchor",
         "audit.notifications_daily",
+        "compliance.privacy_inventory_review_remind",
         "compliance.usage_flush",
     }
 )
