@@ -184,7 +184,17 @@ def role_update(
         role.name = name.strip()
     if description is not None:
         role.description = description
-    role.save()
+    try:
+        # A savepoint, so that a taken name answers 409 and the outer
+        # transaction stays usable.
+        with transaction.atomic():
+            role.save()
+    except IntegrityError:
+        raise ServiceError(
+            "A role with that name exists in this organization.",
+            code="role_name_taken",
+            status_code=409,
+        ) from None
     role.permissions.set(permissions)
     return role
 

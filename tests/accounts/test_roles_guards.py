@@ -83,6 +83,19 @@ def test_role_update_refuses_a_cycle() -> None:
         role_update(role=a, actor=owner, parent=b)
 
 
+def test_renaming_a_role_to_a_taken_name_is_a_409_and_changes_nothing() -> None:
+    org = organization()
+    owner = member(org, "owner").user
+    role_create(organization=org, actor=owner, name="Auditors", permission_codes=[])
+    clerk = role_create(organization=org, actor=owner, name="Clerk", permission_codes=[])
+    role_update(role=clerk, actor=owner, name="Clerks")
+    with refusal("role_name_taken"):
+        role_update(role=clerk, actor=owner, name="Auditors")
+    assert Role.objects.get(pk=clerk.pk).name == "Clerks"
+    # The transaction is still usable after the refusal.
+    assert Role.objects.filter(organization=org).count() == 2
+
+
 def test_member_without_roles_manage_cannot_create_roles() -> None:
     org = organization()
     plain = member(org).user

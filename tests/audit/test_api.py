@@ -103,6 +103,21 @@ def test_invalid_filters_answer_400_with_fields(staff: factories.User) -> None:
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
+def test_an_offset_that_no_time_zone_has_is_a_400_not_a_500(
+    path: str, staff: factories.User
+) -> None:
+    client = _client(staff)
+    # A real offset first, then one Python accepts and PostgreSQL refuses.
+    assert client.get(path, {"date_from": "2026-01-01T00:00:00+05:30"}).status_code == 200
+    response = client.get(path, {"date_from": "2026-01-01T00:00:00-23:55"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert set(response.json()["fields"]) == {"date_from"}
+    late = client.get(path, {"date_to": "9999-12-31T23:00:00-05:00"})
+    assert late.status_code == 400 and set(late.json()["fields"]) == {"date_to"}
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
 def test_api_lists_run_a_constant_number_of_queries(path: str, staff: factories.User) -> None:
     client = _client(staff)
     user = factories.UserFactory()
