@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -472,11 +473,17 @@ class GrantListView(OrganizationAPIView):
         app_label, model = values["object_type"].split(".")
         content_type = ContentType.objects.filter(app_label=app_label, model=model).first()
         model_class = content_type.model_class() if content_type else None
-        target = (
-            model_class._default_manager.filter(pk=values["object_id"]).first()
-            if model_class is not None
-            else None
-        )
+        target = None
+        if model_class is not None:
+            # An id that cannot be this model's key is an unknown object,
+            # not a 500.
+            try:
+                key = model_class._meta.pk.to_python(values["object_id"])
+                if isinstance(key, int) and not -(2**63) <= key < 2**63:
+                    raise OverflowError(key)
+                target = model_class._default_manager.filter(pk=key).first()
+            except (DjangoValidationError, ValueError, TypeError, OverflowError):
+                target = None
         if target is None or getattr(target, "organization_id", None) != organization.pk:
             raise ServiceError(
                 "No such object in this organization.", code="object_unknown", status_code=400

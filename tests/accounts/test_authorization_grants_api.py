@@ -78,3 +78,32 @@ def test_admin_cannot_grant_a_permission_they_lack_on_the_object() -> None:
     )
     assert response.status_code == 403
     assert response.json()["code"] == "permission_not_held"
+
+
+@pytest.mark.parametrize("object_id", ["not-a-number", "9" * 30])
+def test_an_id_that_cannot_be_the_objects_key_is_a_400_not_a_500(object_id: str) -> None:
+    org = organization()
+    owner = member(org, "owner").user
+    clerk = member(org)
+    folder = Role.objects.create(organization=org, name="Evidence folder")
+    client = APIClient()
+    client.force_authenticate(owner)
+
+    def grant(object_id: str) -> object:
+        return client.post(
+            f"/api/orgs/{org.slug}/grants",
+            {
+                "permission": "evidence.upload",
+                "object_type": "accounts.role",
+                "object_id": object_id,
+                "member": str(clerk.public_id),
+            },
+            format="json",
+        )
+
+    # The same request with a real key works; a key of the wrong shape is
+    # an unknown object.
+    assert grant(str(folder.pk)).status_code == 201
+    response = grant(object_id)
+    assert response.status_code == 400
+    assert response.json()["code"] == "object_unknown"
