@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -100,10 +100,24 @@ class RetentionRunSerializer(serializers.ModelSerializer):
         return str(certificate.public_id) if certificate else None
 
 
+class RetentionPreviewSerializer(serializers.Serializer):
+    """What a dry run answers: the rows each data type would lose."""
+
+    dry_run = serializers.BooleanField()
+    would_delete = serializers.DictField(child=serializers.JSONField())
+
+
 class RetentionExecuteView(APIView):
     permission_classes = [requires("retention.execute")]
 
-    @extend_schema(request=RetentionExecuteSerializer, responses=RetentionRunSerializer)
+    @extend_schema(
+        request=RetentionExecuteSerializer,
+        responses=PolymorphicProxySerializer(
+            component_name="RetentionExecuteResult",
+            serializers=[RetentionRunSerializer, RetentionPreviewSerializer],
+            resource_type_field_name=None,
+        ),
+    )
     def post(self, request: Request) -> Response:
         body = RetentionExecuteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
