@@ -37,9 +37,12 @@ def rules(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     return module
 
 
-def test_without_the_governance_module_every_rule_is_not_implemented() -> None:
-    if GOVERNANCE_MODULE in sys.modules:
-        pytest.skip("the governance registers are built on this branch")
+def test_without_the_governance_module_every_rule_is_not_implemented(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The registers are built, so hide their module: an import of it then
+    # fails as it would in a deployment without them.
+    monkeypatch.setitem(sys.modules, GOVERNANCE_MODULE, None)
     for check_id, *_ in GOVERNANCE_CHECKS:
         outcome = registry.evaluate(registry.get(check_id)).outcome
         assert outcome.status == ResultStatus.NOT_IMPLEMENTED
