@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -31,14 +33,21 @@ from django.contrib.auth import load_backend
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.models import Membership, ObjectPermissionGrant, Organization, Role, User
+from accounts.models import (
+    Membership,
+    ObjectPermissionGrant,
+    Organization,
+    Role,
+    RoleGraphStamp,
+    User,
+)
 from accounts.permissions import AUDITOR, CATALOG
 from cloudexpress import requestcontext
 from cloudexpress.api.exceptions import ServiceError
@@ -56,7 +65,7 @@ _CACHE_ATTRIBUTE = "_cx_access"
 # --- Role graph -------------------------------------------------------------
 
 
-def role_chain(role_id: int, roles_by_id: dict[int, Role]) -> tuple[int, ...]:
+def role_chain(role_id: int, roles_by_id: dict[int, Any]) -> tuple[int, ...]:
     """Return the role and its ancestors, nearest first; stop at a cycle."""
     chain: list[int] = []
     current: int | None = role_id
@@ -66,11 +75,22 @@ def role_chain(role_id: int, roles_by_id: dict[int, Role]) -> tuple[int, ...]:
     return tuple(chain)
 
 
-def _own_codes(role: Role) -> frozenset[str]:
+@dataclass(frozen=True)
+class RoleNode:
+    """What a check needs of a role: its parent, its kind and its own codes."""
+
+    parent_id: int | None
+    kind: str
+    codes: frozenset[str]
+
+
+def _own_codes(role: Role | RoleNode) -> frozenset[str]:
+    if isinstance(role, RoleNode):
+        return role.codes
     return frozenset(p.code for p in role.permissions.all())
 
 
-def role_codes(role_id: int, roles_by_id: dict[int, Role]) -> frozenset[str]:
+def role_codes(role_id: int, roles_by_id: dict[int, Any]) -> frozenset[str]:
     """Every code a role holds: its own and its ancestors'."""
     codes: set[str] = set()
     for ancestor in role_chain(role_id, roles_by_id):
@@ -87,13 +107,74 @@ def roles_load(organization_ids: Iterable[int]) -> dict[int, Role]:
     return {role.pk: role for role in queryset}
 
 
+def _stamp_token() -> Subquery:
+    return Subquery(RoleGraphStamp.objects.filter(pk=1).values("token")[:1])
+
+
+def role_graph_load(organization_ids: Iterable[int]) -> tuple[dict[int, RoleNode], str | None]:
+    """The built-in roles and the custom roles of some organizations, with
+    their own codes, in one query of plain rows (no model objects), and the
+    role graph stamp's token read in the same statement, so the graph is
+    exactly the state that token names."""
+    rows = (
+        Role.objects.filter(
+            Q(organization__isnull=True) | Q(organization_id__in=list(organization_ids))
+        )
+        .annotate(stamp=_stamp_token())
+        .values_list("id", "parent_id", "kind", "permissions__code", "stamp")
+    )
+    heads: dict[int, tuple[int | None, str]] = {}
+    codes: dict[int, set[str]] = {}
+    token = None
+    for role_id, parent_id, kind, code, stamp in rows:
+        token = stamp
+        heads[role_id] = (parent_id, kind)
+        own = codes.setdefault(role_id, set())
+        if code is not None:
+            own.add(code)
+    graph = {
+        role_id: RoleNode(parent_id, kind, frozenset(codes[role_id]))
+        for role_id, (parent_id, kind) in heads.items()
+    }
+    return graph, token
+
+
+# Role graphs by (stamp token, organizations), shared by the requests of a
+# process. A write to a role, its permissions or the catalog gives the stamp a
+# new token (by database trigger), so an entry is never used after one: the
+# membership query of each request reads the current token.
+_GRAPHS_KEPT = 256
+_graphs: OrderedDict[tuple[str, tuple[int, ...]], dict[int, RoleNode]] = OrderedDict()
+_graphs_lock = threading.Lock()
+
+
+def role_graph_current(organization_ids: Iterable[int], token: str | None) -> dict[int, RoleNode]:
+    """The role graph for these organizations as of ``token``: from memory
+    when this process loaded it under that token, otherwise from the
+    database (one query)."""
+    organizations = tuple(sorted(set(organization_ids)))
+    if token is not None:
+        with _graphs_lock:
+            graph = _graphs.get((token, organizations))
+            if graph is not None:
+                _graphs.move_to_end((token, organizations))
+                return graph
+    graph, loaded = role_graph_load(organizations)
+    if loaded is not None:
+        with _graphs_lock:
+            _graphs[(loaded, organizations)] = graph
+            while len(_graphs) > _GRAPHS_KEPT:
+                _graphs.popitem(last=False)
+    return graph
+
+
 # --- Per-request snapshot ----------------------------------------------------
 
 
 @dataclass
 class _Access:
     memberships: dict[int, Membership]
-    roles_by_id: dict[int, Role]
+    roles_by_id: dict[int, RoleNode]
     operator_id: int | None
     # The request (or task run) this snapshot belongs to.
     scope: str | None
@@ -113,7 +194,7 @@ def _access(user: User) -> _Access:
     cached = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is not None and scope is not None and cached.scope == scope:
         return cast(_Access, cached)
-    memberships = {
+    memberships: dict[int, Membership] = {
         m.organization_id: m
         for m in Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
         .select_related("organization")
@@ -126,11 +207,17 @@ def _access(user: User) -> _Access:
             "expires_at",
             "organization__is_operator",
         )
+        .annotate(graph_token=_stamp_token())
     }
     operator_id = next(
         (m.organization_id for m in memberships.values() if m.organization.is_operator), None
     )
-    access = _Access(memberships, roles_load(memberships), operator_id, scope)
+    # Without a membership no role is ever looked up.
+    graph: dict[int, RoleNode] = {}
+    if memberships:
+        token = getattr(next(iter(memberships.values())), "graph_token", None)
+        graph = role_graph_current(memberships, token)
+    access = _Access(memberships, graph, operator_id, scope)
     if scope is not None:
         setattr(user, _CACHE_ATTRIBUTE, access)
     return access

@@ -390,3 +390,56 @@ class AnyOf(Lookup):
         values = _COMPACT_JSON.encode([str(v) for v in self.rhs])
         # lhs is the compiled column; the values are the one bound parameter.
         return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, values)  # noqa: S608  # nosec B608
+
+
+# --- Role graph stamp ------------------------------------------------------
+
+# The tables whose writes change what a role holds (accounts.RoleGraphStamp).
+ROLE_GRAPH_TABLES = ("accounts_role", "accounts_role_permissions", "accounts_permission")
+
+
+def role_graph_stamp_triggers(vendor: str) -> tuple[list[str], list[str]]:
+    """The statements that install, and those that remove, the triggers giving
+    the role graph stamp a new random token on every write to its tables.
+
+    PostgreSQL: one statement-level trigger per table, which fires on every
+    INSERT, UPDATE, DELETE and TRUNCATE, even one touching no row. SQLite has
+    row-level triggers only, one per table and operation; a statement that
+    touches no row changes nothing there, so it needs no new token either.
+    """
+    if vendor == "postgresql":
+        install = [
+            """
+            CREATE OR REPLACE FUNCTION accounts_role_graph_touch() RETURNS trigger AS $$
+            BEGIN
+                INSERT INTO accounts_rolegraphstamp (id, token)
+                VALUES (1, md5(random()::text || clock_timestamp()::text || txid_current()::text))
+                ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token;
+                RETURN NULL;
+            END
+            $$ LANGUAGE plpgsql
+            """
+        ]
+        remove = []
+        for table in ROLE_GRAPH_TABLES:
+            install.append(
+                f"CREATE TRIGGER {table}_graph_touch "
+                f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION accounts_role_graph_touch()"
+            )
+            remove.append(f"DROP TRIGGER IF EXISTS {table}_graph_touch ON {table}")
+        remove.append("DROP FUNCTION IF EXISTS accounts_role_graph_touch()")
+        return install, remove
+    install, remove = [], []
+    touch = (
+        "INSERT OR REPLACE INTO accounts_rolegraphstamp (id, token) "
+        "VALUES (1, lower(hex(randomblob(16))))"
+    )
+    for table in ROLE_GRAPH_TABLES:
+        for operation in ("INSERT", "UPDATE", "DELETE"):
+            name = f"{table}_graph_touch_{operation.lower()}"
+            install.append(
+                f"CREATE TRIGGER {name} AFTER {operation} ON {table} BEGIN {touch}; END"
+            )
+            remove.append(f"DROP TRIGGER IF EXISTS {name}")
+    return install, remove

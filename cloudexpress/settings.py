@@ -281,6 +281,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": _env("CACHE_KEY_PREFIX", "cx"),
+            "OPTIONS": {"pool_class": "cloudexpress.rediscache.SharedConnectionPool"},
         }
     }
 else:

@@ -2,13 +2,18 @@
 load test (tests/bench/bench_load_portal.py), so the figures the load test
 prints are those of the deployed configuration.
 
-Uvicorn workers serve HTTP and the dashboard's WebSockets. Each worker keeps
-about one database connection at a time (Django runs synchronous views on
-one thread per process; DATABASE_CONN_MAX_AGE=0 closes it after each
-request), which is what the README's PostgreSQL sizing counts.
+Uvicorn workers serve HTTP and the dashboard's WebSockets. Under ASGI each
+request runs its synchronous code on a thread of its own, so a connection
+kept by a thread is never reused: each worker process takes its database
+connections from a pool of its own instead (at most
+DATABASE_POOL_MAX_SIZE, 4 unless the environment says otherwise), which is
+what the README's PostgreSQL sizing counts.
 """
 
 import os
+
+# Read by the settings of every worker this master forks.
+os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "4")
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))

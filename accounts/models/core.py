@@ -193,6 +193,25 @@ class Role(models.Model):
         return self.organization_id is None
 
 
+class RoleGraphStamp(models.Model):
+    """A single row whose token the database changes, by trigger, with every
+    write to roles, their permissions or the permission catalog, whoever
+    makes it (a service, the admin, a bulk update, raw SQL).
+
+    The authorization service keeps the role graph it loaded under the token
+    read in the same statement, and reads the current token with each
+    request's membership query, so a change is seen by every process on its
+    very next check and nothing is cached on trust. The triggers are
+    installed by migration from ``cloudexpress.dbvendor``.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return self.token
+
+
 class Membership(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"

@@ -198,7 +198,7 @@ def test_controls_endpoint_runs_a_fixed_number_of_queries(officer: APIClient) ->
     checks_run()
     with CaptureQueriesContext(connection) as second:
         officer.get("/api/compliance/soc2/controls")
-    assert len(first) == len(second) == 10
+    assert len(first) == len(second) == 8
 
 
 def test_an_api_key_reads_the_soc2_api_only_with_the_controls_view_scope(
