@@ -171,6 +171,11 @@ def alert_status_change(
     else:
         alert.resolved_at = None
     alert.save()
+    # Open dashboards drop a resolved alert (or show a reopened one) without
+    # a reload; the cached page is dropped with it.
+    from compliance.dashboard.services import dashboard_alerts_changed
+
+    transaction.on_commit(dashboard_alerts_changed)
     security_event_record(
         event_type=types.ALERT_STATUS_CHANGED,
         actor=by,

@@ -67,3 +67,9 @@ def dashboard_alerts_raised() -> None:
     panel is sent: the score has not changed.
     """
     dashboard_broadcast(reason="alert_raised", panels=("alerts",))
+
+
+def dashboard_alerts_changed() -> None:
+    """Push the alerts panel after an alert changed status (acknowledged,
+    resolved, dismissed as a false positive, reopened)."""
+    dashboard_broadcast(reason="alert_status_changed", panels=("alerts",))

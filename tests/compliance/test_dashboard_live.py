@@ -157,6 +157,37 @@ def test_officer_receives_the_alerts_panel_when_detection_raises_an_alert(
     assert '<a id="figure-alerts" href="/dashboard/alerts/">2</a>' in panel
 
 
+def test_officer_sees_a_resolved_alert_leave_the_alerts_panel(operator: Any) -> None:
+    from audit.detection.alerts import alert_status_change
+    from audit.detection.engine import detection_run
+    from audit.models import Alert
+
+    cookie = session_cookie(operator, "member")
+    _failed_sign_in_burst()
+    detection_run()
+    first, second = Alert.objects.order_by("pk")
+    responder = UserFactory()
+
+    async def scenario() -> dict[str, Any]:
+        socket = _communicator(ORIGIN, (b"cookie", cookie))
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        await database_sync_to_async(alert_status_change)(
+            alert=first, status=Alert.Status.RESOLVED, by=responder, note="a test burst"
+        )
+        message = await socket.receive_json_from(timeout=60)
+        await socket.disconnect()
+        return message
+
+    message = async_to_sync(scenario)()
+    assert message["reason"] == "alert_status_changed"
+    assert set(message["panels"]) == {"alerts"}
+    panel = message["panels"]["alerts"]
+    assert first.title not in panel
+    assert second.title in panel
+    assert '<a id="figure-alerts" href="/dashboard/alerts/">1</a>' in panel
+
+
 def test_detection_that_raises_no_alert_broadcasts_nothing(operator: Any) -> None:
     from audit.detection.engine import detection_run
 
