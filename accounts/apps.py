@@ -1,4 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate, post_save
+
+
+def _role_graph_after_migrate(using: str, **kwargs: Any) -> None:
+    from accounts.authorization import role_graph_triggers_ensure
+
+    role_graph_triggers_ensure(using=using)
+
+
+def _role_graph_stamp_loaded(raw: bool, using: str, **kwargs: Any) -> None:
+    # Only loaddata saves raw: the token it wrote may name another graph.
+    if raw:
+        from accounts.authorization import role_graph_stamp_renew
+
+        role_graph_stamp_renew(using=using)
 
 
 class AccountsConfig(AppConfig):
@@ -16,3 +33,8 @@ class AccountsConfig(AppConfig):
         from accounts.termination import register_revoker
 
         register_revoker(terminated_user_revoke)
+
+        from accounts.models import RoleGraphStamp
+
+        post_migrate.connect(_role_graph_after_migrate, sender=self)
+        post_save.connect(_role_graph_stamp_loaded, sender=RoleGraphStamp)

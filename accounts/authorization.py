@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from django.contrib.auth import load_backend
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -166,6 +168,36 @@ def role_graph_current(organization_ids: Iterable[int], token: str | None) -> di
             while len(_graphs) > _GRAPHS_KEPT:
                 _graphs.popitem(last=False)
     return graph
+
+
+def role_graph_stamp_renew(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Give the stamp a token no process has seen, for the writes the
+    triggers cannot vouch for: a stamp row written back by ``loaddata`` (its
+    token may name another graph than the fixture's roles), or a migration
+    that ran while a table rebuild had dropped the triggers."""
+    stamps = RoleGraphStamp.objects.using(using)
+    token = secrets.token_hex(16)
+    if not stamps.filter(pk=1).update(token=token):
+        stamps.create(pk=1, token=token)
+
+
+def role_graph_triggers_ensure(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Install any missing stamp trigger, then renew the token.
+
+    Run after every ``migrate``: on SQLite, altering a column remakes its
+    table and the triggers on it are dropped with the old one, and whatever
+    the migration wrote meanwhile changed no token."""
+    from cloudexpress.dbvendor import ROLE_GRAPH_TABLES, role_graph_stamp_triggers
+
+    connection = connections[using]
+    needed = {RoleGraphStamp._meta.db_table, *ROLE_GRAPH_TABLES}
+    if not needed <= set(connection.introspection.table_names()):
+        return  # migrated back to before the stamp existed
+    install, _remove = role_graph_stamp_triggers(connection.vendor)
+    with connection.cursor() as cursor:
+        for statement in install:
+            cursor.execute(statement)
+    role_graph_stamp_renew(using=using)
 
 
 # --- Per-request snapshot ----------------------------------------------------

@@ -406,6 +406,10 @@ def role_graph_stamp_triggers(vendor: str) -> tuple[list[str], list[str]]:
     INSERT, UPDATE, DELETE and TRUNCATE, even one touching no row. SQLite has
     row-level triggers only, one per table and operation; a statement that
     touches no row changes nothing there, so it needs no new token either.
+
+    Installing is idempotent (``CREATE OR REPLACE``, ``IF NOT EXISTS``), so the
+    same statements both create the triggers and put back any that a table
+    rebuild dropped.
     """
     if vendor == "postgresql":
         install = [
@@ -423,7 +427,7 @@ def role_graph_stamp_triggers(vendor: str) -> tuple[list[str], list[str]]:
         remove = []
         for table in ROLE_GRAPH_TABLES:
             install.append(
-                f"CREATE TRIGGER {table}_graph_touch "
+                f"CREATE OR REPLACE TRIGGER {table}_graph_touch "
                 f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION accounts_role_graph_touch()"
             )
@@ -439,7 +443,8 @@ def role_graph_stamp_triggers(vendor: str) -> tuple[list[str], list[str]]:
         for operation in ("INSERT", "UPDATE", "DELETE"):
             name = f"{table}_graph_touch_{operation.lower()}"
             install.append(
-                f"CREATE TRIGGER {name} AFTER {operation} ON {table} BEGIN {touch}; END"
+                f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {operation} ON {table} "
+                f"BEGIN {touch}; END"
             )
             remove.append(f"DROP TRIGGER IF EXISTS {name}")
     return install, remove

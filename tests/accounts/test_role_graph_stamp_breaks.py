@@ -84,6 +84,8 @@ def test_a_later_migration_altering_roles_on_sqlite_keeps_the_triggers() -> None
     the graph it loaded until restarted. ``migrate`` should leave the
     triggers installed whatever its migrations did."""
     sqlite = connections["sqlite"]
+    # A row for the UPDATE below to touch: SQLite's triggers are per row.
+    Role.objects.using("sqlite").create(name="Reviewer", kind=Role.Kind.CUSTOM)
     before = _sqlite_triggers()
     assert any(name.startswith("accounts_role_graph_touch") for name in before), before
 
