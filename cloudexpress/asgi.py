@@ -1,12 +1,15 @@
 """The ASGI entry point: Django's pages over HTTP, the dashboard's live
 updates over WebSocket (signed-in users only, from this site's own origin)."""
 
+import asyncio
 import os
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import cast
 
 import django
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
@@ -58,9 +61,32 @@ class SyncChainASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        self.slots_per_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
+
+    def _slots(self) -> asyncio.Semaphore | None:
+        """The request slots of the running loop (``ASGI_REQUEST_SLOTS``), or
+        None when unlimited. A semaphore belongs to one loop: a worker has
+        one, the tests start several."""
+        if not settings.ASGI_REQUEST_SLOTS:
+            return None
+        loop = asyncio.get_running_loop()
+        slots = self.slots_per_loop.get(loop)
+        if slots is None:
+            slots = self.slots_per_loop[loop] = asyncio.Semaphore(settings.ASGI_REQUEST_SLOTS)
+        return slots
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        run = sync_to_async(self.get_response, thread_sensitive=True)
+        slots = self._slots()
+        if slots is None:
+            response = await run(request)
+        else:
+            # Waiting here costs nothing but a place in line; waiting inside
+            # the view for a pooled connection ends in a 500 after its timeout.
+            async with slots:
+                response = await run(request)
         if isinstance(response, StreamingHttpResponse) and not response.is_async:
             # The stream's own closers (a generator's, a file's) stay with
             # the response, which Django closes after sending.

@@ -243,6 +243,15 @@ if TESTING:
         "TEST": {"NAME": str(DATA_DIR / "test-sqlite-run.sqlite3")},
     }
 
+# How many requests one ASGI worker process runs at once; the rest wait their
+# turn on the event loop, first come first served. With a connection pool it
+# is the pool's size, so no request waits for a connection half-way through
+# (under a sign-in load the pool's 10-second wait ran out: a 500). 0: no limit.
+ASGI_REQUEST_SLOTS = _env_int(
+    "ASGI_REQUEST_SLOTS",
+    DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0),
+)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Redis ------------------------------------------------------

@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 
 from accounts.models import Permission
 from accounts.services import roles_builtin_ensure
 from audit.models import SecurityEvent
-from cloudexpress.asgi import application
+from cloudexpress.asgi import SyncChainASGIHandler, application
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 # Requests run on threads of their own: the rows must be committed.
@@ -122,7 +123,29 @@ def _sixteen_parts(request: Any) -> StreamingHttpResponse:
     return StreamingHttpResponse(parts(), content_type="application/octet-stream")
 
 
-urlpatterns = [path("stream/", _sixteen_parts)]
+_running = 0
+_most_running = 0
+_running_lock = threading.Lock()
+_three_at_once = threading.Event()
+
+
+def _one_slot_view(request: Any) -> HttpResponse:
+    """Count the requests inside the chain at once. A third one arriving
+    ends the wait of all: without a limit the test fails at once instead of
+    after a timeout."""
+    global _running, _most_running
+    with _running_lock:
+        _running += 1
+        _most_running = max(_most_running, _running)
+        if _running >= 3:
+            _three_at_once.set()
+    _three_at_once.wait(timeout=0.3)
+    with _running_lock:
+        _running -= 1
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("stream/", _sixteen_parts), path("slot/", _one_slot_view)]
 
 
 @override_settings(ROOT_URLCONF=__name__)
@@ -167,3 +190,45 @@ def test_a_synchronous_stream_is_sent_batch_by_batch_not_read_whole_first() -> N
     # fifth part was made after the first batch went out, and so on.
     assert _seen_when_made == [0] * 4 + [4] * 4 + [8] * 4 + [12] * 4
     assert _sent[-1] == {"type": "http.response.body"}
+
+
+@override_settings(ROOT_URLCONF=__name__, ASGI_REQUEST_SLOTS=2)
+def test_a_worker_runs_no_more_requests_at_once_than_its_slots() -> None:
+    """Six requests arrive together at a worker with two slots: all six are
+    answered, never more than two inside the middleware chain at once (with
+    a connection pool the slots are the pool's size, so none waits for a
+    connection mid-request)."""
+    global _most_running
+    _most_running = 0
+    _three_at_once.clear()
+    handler = SyncChainASGIHandler()
+
+    async def one(index: int) -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/slot/",
+            "raw_path": b"/slot/",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"localhost")],
+            "client": ("127.0.0.1", 50000 + index),
+            "server": ("127.0.0.1", 8000),
+        }
+        communicator = ApplicationCommunicator(handler, scope)
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(timeout=30)
+        await communicator.receive_output(timeout=30)
+        await communicator.wait(timeout=30)
+        return int(start["status"])
+
+    async def six() -> list[int]:
+        return list(await asyncio.gather(*(one(i) for i in range(6))))
+
+    statuses = contextvars.Context().run(asyncio.run, six())
+    assert statuses == [200] * 6
+    assert _most_running == 2
+    assert not _three_at_once.is_set()
