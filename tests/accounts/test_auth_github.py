@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 import time_machine
-from allauth.socialaccount.models import SocialAccount
+from allauth.socialaccount.models import SocialAccount, SocialToken
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -73,6 +73,10 @@ def test_new_github_user_with_a_verified_address_signs_up_and_in(github: FakeGit
     assert SocialAccount.objects.get(user=user).uid == "4242"
     assert signed_in_user_id(client) == user.pk
     assert "GET /api/v3/user/emails" in github.requests
+    # The access token GitHub issued served the sign-in only: nothing of the
+    # portal calls GitHub later, so it is not kept (a stored third-party
+    # token is one more secret to encrypt, rotate and leak).
+    assert not SocialToken.objects.exists()
 
     # Keyed on the GitHub id: a changed address still reaches the same account.
     client.logout()
