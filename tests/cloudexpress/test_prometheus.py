@@ -31,7 +31,7 @@ def test_alerting_rules_are_valid() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 rules found" in result.stdout
+    assert "11 rules found" in result.stdout
 
 
 def test_alerting_rules_fire_when_jobs_stop() -> None:
