@@ -272,7 +272,11 @@ def lock_and_read_head(model: type[models.Model]) -> tuple[int, str]:
     return head if head else (0, GENESIS)
 
 
-def _set_head(model: type[models.Model], seq: int, prev_hash: str, row_hash: str) -> None:
+def head_advance(model: type[models.Model], seq: int, prev_hash: str, row_hash: str) -> None:
+    """Record the chain's new last row: its ``seq``, ``prev_hash`` and
+    ``row_hash``. Call it in the transaction that took ``lock_and_read_head``
+    and inserts the rows, so a rollback undoes the head too (SQLite keeps no
+    head table: its head is read from the rows)."""
     if dbvendor.is_postgresql():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -308,7 +312,7 @@ def link_many(model: type[models.Model], rows: Sequence[Any]) -> None:
         row.prev_hash = prev_hash
         row.row_hash = compute_hash(prev_hash, row)
         prev_hash = row.row_hash
-    _set_head(model, seq, rows[-1].prev_hash, prev_hash)
+    head_advance(model, seq, rows[-1].prev_hash, prev_hash)
 
 
 _HASHED_AFTER_SEQ: dict[type[models.Model], list[tuple[str, Any]]] = {}

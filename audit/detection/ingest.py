@@ -383,10 +383,7 @@ def _records_link(records: list[dict[str, Any]]) -> None:
         prev_hash = record["row_hash"] = chain.row_hash_of(
             prev_hash, chain.canonical_content([record[name] for name in _HASHED])
         )
-    # TODO(chain): chain.py offers no public "advance the head" next to
-    # lock_and_read_head; use one once it exists (chain.py is another
-    # helper's in this round).
-    chain._set_head(SecurityEvent, seq, records[-1]["prev_hash"], prev_hash)
+    chain.head_advance(SecurityEvent, seq, records[-1]["prev_hash"], prev_hash)
 
 
 def events_store(records: list[dict[str, Any]], fingerprints: list[str], source: str) -> list[int]:
