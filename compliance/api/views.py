@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from cloudexpress.api.exceptions import ServiceError
 from compliance import readiness, selectors
+from compliance.dashboard.evidence import evidence_downloaded_record, evidence_viewed_record
 from compliance.models import ReportPack
 from compliance.reports.data import ReportDataUnavailable, report_data_get
 from compliance.reports.render import pack_render
@@ -148,7 +149,11 @@ class Soc2StatusView(ComplianceView):
 
 class Soc2ReportView(PDFErrorsAsJSONMixin, ComplianceView):
     """The latest run's report; ``?format=pdf`` gives its control status pack,
-    built by the report provider from the same stored run."""
+    built by the report provider from the same stored run.
+
+    Both are evidence an auditor reads, so each read and download is recorded
+    as an evidence-room security event, as the report pages record theirs.
+    """
 
     renderer_classes = [JSONRenderer, PDFRenderer]
 
@@ -189,10 +194,12 @@ class Soc2ReportView(PDFErrorsAsJSONMixin, ComplianceView):
                     page_count=rendered.page_count,
                     pack=pack,
                 )
+            evidence_downloaded_record(request.user, f"reports:pack:{pack.public_id}")
             response = Response(rendered.pdf)
             response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
             response["X-Pack-Id"] = str(pack.public_id)
             return response
+        evidence_viewed_record(request.user, "api:soc2-report", None)
         return Response(selectors.soc2_report(run))
 
 

@@ -226,3 +226,24 @@ def test_report_data_reads_a_fixed_number_of_queries_whatever_the_rows(
 
     assert len(large.evidence) > len(small.evidence) + Control.objects.count()
     assert large.security.open_alerts == 10 and len(large.security.register_risks) == 10
+
+
+def test_an_auditor_reading_or_downloading_the_soc2_report_is_audited() -> None:
+    from audit.models import SecurityEvent
+
+    operator = OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+    auditor = UserFactory()
+    MembershipFactory(user=auditor, organization=operator, role=roles_builtin_ensure()["auditor"])
+    client = APIClient()
+    client.force_authenticate(auditor)
+    checks_run()
+
+    assert client.get(URL).status_code == 200
+    pdf = client.get(f"{URL}?format=pdf")
+    assert pdf.status_code == 200
+
+    events = SecurityEvent.objects.filter(actor_id=auditor.pk).order_by("pk")
+    assert [(e.event_type, e.detail["subject"]) for e in events] == [
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "api:soc2-report"),
+        (SecurityEvent.Type.EVIDENCE_DOWNLOADED, f"reports:pack:{pdf['X-Pack-Id']}"),
+    ]
