@@ -126,6 +126,8 @@ def requests(request: HttpRequest) -> HttpResponse:
             form.add_error("due_on", str(exc.detail))
         else:
             return redirect("evidence-requests")
+    # The list shows the liaisons' notes and files: reading it is a view.
+    evidence.evidence_viewed_record(request.user, "requests", None)
     rows = evidence.evidence_requests_list()
     today = timezone.localdate()
     context = {

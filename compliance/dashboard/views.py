@@ -13,6 +13,7 @@ from django.shortcuts import render
 
 from accounts.authorization import user_has_perm
 from compliance.dashboard import selectors
+from compliance.dashboard.evidence import evidence_viewed_record
 from compliance.selectors import latest_full_run
 
 VIEW_PERMISSION = "controls.view"
@@ -57,6 +58,9 @@ def control_detail(request: HttpRequest, code: str) -> HttpResponse:
     context = selectors.control_detail(code)
     if context is None:
         raise Http404("no such control")
+    # The page shows the checks' evidence and the attestations with their
+    # hashes, as the evidence room does, so reading it is recorded the same way.
+    evidence_viewed_record(request.user, f"control:{code}", None)
     return render(request, "dashboard/control_detail.html", context)
 
 

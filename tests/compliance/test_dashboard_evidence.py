@@ -152,3 +152,18 @@ def test_a_request_due_in_the_past_is_refused(operator: Any) -> None:
     )
     assert response.status_code == 200
     assert EvidenceRequest.objects.count() == 0
+
+
+def test_auditor_views_of_requests_and_of_a_control_page_are_security_events(
+    operator: Any,
+) -> None:
+    checks_run()
+    auditor, _, client = person(operator, "auditor")
+
+    assert client.get("/evidence/requests/").status_code == 200
+    # The dashboard's control page shows the same checks and evidence hashes
+    # as the evidence room, so an auditor's look at it is recorded too.
+    assert client.get("/dashboard/controls/CX-ACC-04/").status_code == 200
+
+    viewed = _events(SecurityEvent.Type.EVIDENCE_VIEWED, auditor)
+    assert [e.detail["subject"] for e in viewed] == ["requests", "control:CX-ACC-04"]
