@@ -89,3 +89,16 @@ def heatmap_cell(request: HttpRequest, likelihood: int, impact: int) -> HttpResp
 @controls_view_required
 def alerts(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/alerts.html", {"alerts": selectors.alerts_active()})
+
+
+@controls_view_required
+def incidents(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status not in ("", "resolved"):
+        raise Http404("unknown status")
+    context = {
+        "status": status,
+        "kpi": selectors.incident_response_kpi(),
+        "rows": selectors.incidents_for_kpi(resolved_only=status == "resolved"),
+    }
+    return render(request, "dashboard/incidents.html", context)
