@@ -10,6 +10,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -21,6 +22,8 @@ from cloudexpress.api.exceptions import ServiceError
 from compliance import readiness, selectors
 from compliance.dashboard.evidence import evidence_downloaded_record, evidence_viewed_record
 from compliance.models import ReportPack
+from compliance.reports.access import PERMISSION as EXPORT_PERMISSION
+from compliance.reports.access import user_may_export_reports
 from compliance.reports.data import ReportDataUnavailable, report_data_get
 from compliance.reports.render import pack_render
 from compliance.reports.renderers import PDFErrorsAsJSONMixin, PDFRenderer
@@ -167,10 +170,16 @@ class Soc2ReportView(PDFErrorsAsJSONMixin, ComplianceView):
         summary="Full report of the latest run: scores, controls, results",
     )
     def get(self, request: Request) -> Response:
+        # The JSON report is read under controls.view; the PDF is an export,
+        # which the report pages and the pack API allow only to holders of
+        # reports.export.
+        pdf = isinstance(request.accepted_renderer, PDFRenderer)
+        if pdf and not user_may_export_reports(request.user):
+            raise PermissionDenied(f"The PDF report needs the {EXPORT_PERMISSION} permission.")
         run = selectors.latest_full_run()
         if run is None:
             raise _no_run()
-        if isinstance(request.accepted_renderer, PDFRenderer):
+        if pdf:
             day = timezone.localtime(run.started_at).date()
             try:
                 data = report_data_get(period_start=day - timedelta(days=89), period_end=day)

@@ -17,6 +17,7 @@ from compliance.dashboard.evidence import evidence_viewed_record
 from compliance.selectors import latest_full_run
 
 VIEW_PERMISSION = "controls.view"
+EXPORT_PERMISSION = "reports.export"
 
 
 def controls_view_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -35,7 +36,12 @@ def controls_view_required(view: Callable[..., HttpResponse]) -> Callable[..., H
 
 @controls_view_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/index.html", {"body": selectors.dashboard_body_cached()})
+    context = {
+        "body": selectors.dashboard_body_cached(),
+        # The cached body is the same for everyone; the export link is not.
+        "may_export": user_has_perm(request.user, EXPORT_PERMISSION, record_denial=False),
+    }
+    return render(request, "dashboard/index.html", context)
 
 
 @controls_view_required

@@ -4,6 +4,7 @@ agreeing with the JSON report on the score and every control's status."""
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -33,13 +34,23 @@ LABELS = {
 
 
 @pytest.fixture
-def officer() -> APIClient:
-    operator = OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+def operator() -> Any:
+    return OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+
+
+def _member(operator: Any, kind: str) -> tuple[Any, APIClient]:
     user = UserFactory()
-    MembershipFactory(user=user, organization=operator, role=roles_builtin_ensure()["member"])
+    MembershipFactory(user=user, organization=operator, role=roles_builtin_ensure()[kind])
     client = APIClient()
     client.force_authenticate(user)
-    return client
+    return user, client
+
+
+@pytest.fixture
+def officer(operator: Any) -> APIClient:
+    # A compliance officer administers the programme: controls.manage and
+    # reports.export come with the admin role.
+    return _member(operator, "admin")[1]
 
 
 def _text(pdf: bytes) -> str:
@@ -121,7 +132,7 @@ def test_provider_builds_from_the_stored_run_in_constant_queries() -> None:
     assert failing
 
 
-def test_mfa_coverage_counts_privileged_accounts_with_a_confirmed_device(officer) -> None:
+def test_mfa_coverage_counts_privileged_accounts_with_a_confirmed_device(operator: Any) -> None:
     from accounts.models import TOTPDevice
     from tests.accounts.auth_support import enrolled_device
 
@@ -247,3 +258,22 @@ def test_an_auditor_reading_or_downloading_the_soc2_report_is_audited() -> None:
         (SecurityEvent.Type.EVIDENCE_VIEWED, "api:soc2-report"),
         (SecurityEvent.Type.EVIDENCE_DOWNLOADED, f"reports:pack:{pdf['X-Pack-Id']}"),
     ]
+
+
+def test_the_pdf_report_is_an_export_a_plain_member_may_not_take(operator: Any) -> None:
+    from django.test import Client
+
+    _, member = _member(operator, "member")
+    checks_run()
+    assert member.get(URL).status_code == 200
+    refused = member.get(f"{URL}?format=pdf")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert not ReportPack.objects.exists()
+
+    # The dashboard offers the PDF only to those who may take it.
+    for kind, offered in (("member", False), ("auditor", True), ("admin", True)):
+        browser = Client()
+        browser.force_login(_member(operator, kind)[0])
+        html = browser.get("/dashboard/").content.decode()
+        assert ('id="export-pdf"' in html) is offered, kind
