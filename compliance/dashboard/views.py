@@ -73,12 +73,22 @@ def control_detail(request: HttpRequest, code: str) -> HttpResponse:
 @controls_view_required
 def gaps(request: HttpRequest) -> HttpResponse:
     run = latest_full_run()
-    items = selectors.action_items_open()
+    # The dashboard's per-owner figures link here with ?owner= (and
+    # &overdue=1), so each lists exactly the items it counted.
+    owner = request.GET.get("owner", "")[:254]
+    overdue_only = request.GET.get("overdue") == "1"
+    items = [
+        row
+        for row in selectors.action_items_open()
+        if (not owner or row["owner"] == owner) and (not overdue_only or row["overdue"])
+    ]
     context = {
         "run": run,
         "groups": selectors.gaps_by_criterion(run),
         "items": items,
         "overdue": sum(1 for row in items if row["overdue"]),
+        "owner": owner,
+        "overdue_only": overdue_only,
     }
     return render(request, "dashboard/gaps.html", context)
 

@@ -310,3 +310,21 @@ def test_incident_response_figures_link_to_the_incidents_they_are_computed_from(
             assert count == int(_figure(html, figure)), figure
     assert _figure(html, "figure-incidents") == "5"
     assert _figure(html, "figure-incidents-resolved") == "2"
+
+
+def test_each_owner_figure_links_to_that_owner_s_items(officer: Client) -> None:
+    checks_run()
+    items = ActionItem.objects.exclude(status="closed").order_by("pk")
+    # One owner's first item overdue, so both columns carry a figure.
+    first = items.first()
+    assert first is not None
+    ActionItem.objects.filter(pk=first.pk).update(due_at=timezone.now() - timedelta(days=2))
+    html = officer.get("/dashboard/").content.decode()
+
+    links = re.findall(r'<a class="owner-(open|overdue)" href="([^"]+)">(\d+)</a>', html)
+    assert {kind for kind, _, _ in links} == {"open", "overdue"}
+    assert sum(int(n) for kind, _, n in links if kind == "open") == items.count()
+    assert sum(int(n) for kind, _, n in links if kind == "overdue") == 1
+    for _, href, count in links:
+        page = officer.get(href.replace("&amp;", "&")).content.decode()
+        assert page.count('class="item-row') == int(count), href
