@@ -181,9 +181,10 @@ def test_pack_heat_map_counts_the_open_risks_of_the_register() -> None:
 
 # The report's reads: the run, categories, criteria, control scores,
 # results, open action items, controls with their criteria and attestations
-# (prefetched), the period's runs, the event counts, alerts, incidents, the
-# register and MFA coverage. The same whatever the rows.
-REPORT_DATA_QUERIES = 16
+# (prefetched), the files answering evidence requests, the period's runs,
+# the event counts, alerts, incidents, the register and MFA coverage. The
+# same whatever the rows.
+REPORT_DATA_QUERIES = 17
 
 
 def test_report_data_reads_a_fixed_number_of_queries_whatever_the_rows(
@@ -277,3 +278,40 @@ def test_the_pdf_report_is_an_export_a_plain_member_may_not_take(operator: Any) 
         browser.force_login(_member(operator, kind)[0])
         html = browser.get("/dashboard/").content.decode()
         assert ('id="export-pdf"' in html) is offered, kind
+
+
+def test_files_answering_an_auditor_request_are_in_the_pack_manifest(
+    operator: Any, tmp_path: Any, settings: Any
+) -> None:
+    import hashlib
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from compliance.dashboard.evidence import evidence_request_answer, evidence_request_create
+
+    settings.MEDIA_ROOT = tmp_path
+    auditor, _ = _member(operator, "auditor")
+    liaison, _ = _member(operator, "admin")
+    checks_run()
+    request = evidence_request_create(
+        user=auditor,
+        control=Control.objects.get(code="CX-BCK-01"),
+        question="The last restore test?",
+        due_on=timezone.localdate() + timedelta(days=5),
+    )
+    content = b"restore test of the 3rd: 14 minutes, checksums equal"
+    evidence_request_answer(
+        request=request,
+        liaison=liaison,
+        note="Attached.",
+        files=[SimpleUploadedFile("restore.txt", content)],
+    )
+    digest = hashlib.sha256(content).hexdigest()
+
+    today = timezone.localdate()
+    data = engine_report_data(period_start=today, period_end=today)
+    listed = [(c.code, item.sha256) for c, item in data.evidence]
+    assert ("CX-BCK-01", digest) in listed
+    html = pack_html(data, ReportPack.Kind.CONTROL_STATUS)
+    assert f"{digest}  " in html and "restore.txt" in html
