@@ -328,3 +328,15 @@ def test_each_owner_figure_links_to_that_owner_s_items(officer: Client) -> None:
     for _, href, count in links:
         page = officer.get(href.replace("&amp;", "&")).content.decode()
         assert page.count('class="item-row') == int(count), href
+
+
+def test_each_criterion_s_passing_count_links_to_its_passing_controls(officer: Client) -> None:
+    checks_run()
+    html = officer.get("/dashboard/").content.decode()
+
+    links = re.findall(r'<a class="criterion-passing" href="([^"]+)">(\d+)</a>', html)
+    assert len(links) > 10
+    assert any(int(n) > 0 for _, n in links)
+    for href, count in links:
+        page = officer.get(href.replace("&amp;", "&")).content.decode()
+        assert page.count('class="control-row"') == int(count), href
