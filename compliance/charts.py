@@ -1,12 +1,14 @@
 """Charts rendered on the server as SVG by pygal, for pages and PDF packs.
 
-pygal draws the geometry; this module only feeds it numbers. Its SVG embeds
-a ``<style>`` (the chart's colours) and a ``<script>`` (a config blob for its
-tooltips, emitted even with ``js=[]``). Charts are shown as images from a
-``data:`` URI, so the page's strict CSP never sees the inline style and an
-image's script never runs; the script is removed all the same, so the SVG
-holds no code at all. Every chart carries the table of its numbers for
-people who cannot see it.
+pygal draws the geometry; this module only feeds it numbers. pygal styles its
+SVG with an embedded ``<style>`` sheet and the odd ``style=`` attribute, and
+adds a ``<script>`` (a config blob for its tooltips, emitted even with
+``js=[]``). Under the portal's strict CSP nothing may carry inline style or
+script, not even an image: the sheet is applied here, once, as SVG
+presentation attributes (``fill``, ``stroke``, ``font-size``...), and the
+sheet, the style attributes and the script are removed. The same SVG is shown
+in the page (as a ``data:`` image) and in the PDF. Every chart carries the
+table of its numbers for people who cannot see it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+import cssselect2
 import pygal
+import tinycss2
 from pygal.style import Style
 
 from compliance.reports.data import ControlReport, NamedScore, ScorePoint, SecuritySummary
@@ -72,12 +77,102 @@ class Chart:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode()).decode()
 
 
-def _without_scripts(svg: bytes) -> str:
+# The CSS properties that SVG also takes as presentation attributes, and
+# that pygal's sheet sets. Transitions, cursors and user-select only matter to
+# an interactive chart and are dropped.
+PRESENTATION_PROPERTIES = frozenset(
+    {
+        "display",
+        "fill",
+        "fill-opacity",
+        "font-family",
+        "font-size",
+        "font-weight",
+        "opacity",
+        "stroke",
+        "stroke-dasharray",
+        "stroke-linecap",
+        "stroke-linejoin",
+        "stroke-opacity",
+        "stroke-width",
+        "text-anchor",
+        "visibility",
+    }
+)
+# States a static image never shows.
+INTERACTIVE_STATES = (":hover", ".active", ".shown")
+
+
+def _declarations(content: object) -> list[tuple[str, str, bool]]:
+    """Return (property, value, important) for the presentation properties."""
+    found = []
+    for item in tinycss2.parse_declaration_list(content, skip_whitespace=True, skip_comments=True):
+        if item.type != "declaration" or item.lower_name not in PRESENTATION_PROPERTIES:
+            continue
+        value = tinycss2.serialize(item.value).strip()
+        # Presentation attributes take plain SVG lengths.
+        if item.lower_name in {"font-size", "stroke-width"} and value.endswith("px"):
+            value = value[:-2]
+        found.append((item.lower_name, value, item.important))
+    return found
+
+
+def _presentational(root: ET.Element) -> None:
+    """Apply the SVG's own style sheets and style attributes as presentation
+    attributes, in cascade order, then remove the sheets and attributes."""
+    sheets = [el for el in root.iter() if el.tag in {f"{{{SVG_NS}}}style", "style"}]
+    rules: list[tuple[tuple[bool, tuple[int, int, int], int], Any, list[Any]]] = []
+    order = 0
+    for sheet in sheets:
+        for rule in tinycss2.parse_stylesheet(
+            sheet.text or "", skip_whitespace=True, skip_comments=True
+        ):
+            if rule.type != "qualified-rule":
+                continue
+            declarations = _declarations(rule.content)
+            if not declarations:
+                continue
+            for text in tinycss2.serialize(rule.prelude).split(","):
+                if any(state in text for state in INTERACTIVE_STATES):
+                    continue
+                (selector,) = cssselect2.compile_selector_list(text)
+                for important in (False, True):
+                    chosen = [d for d in declarations if d[2] is important]
+                    if chosen:
+                        order += 1
+                        rules.append(((important, selector.specificity, order), selector, chosen))
+    rules.sort(key=lambda entry: entry[0])
+
+    wrapper = cssselect2.ElementWrapper.from_xml_root(root)
+    for element in wrapper.iter_subtree():
+        applied: dict[str, tuple[bool, str]] = {}
+        for (important, _, _), selector, declarations in rules:
+            if selector.test(element):
+                for name, value, _ in declarations:
+                    applied[name] = (important, value)
+        inline = element.etree_element.attrib.pop("style", None)
+        for name, value, important in _declarations(inline or ""):
+            # An inline declaration beats the sheet unless the sheet's is
+            # important.
+            if not applied.get(name, (False, ""))[0] or important:
+                applied[name] = (important, value)
+        for name, (_, value) in applied.items():
+            element.etree_element.set(name, value)
+
+    for parent in root.iter():
+        for child in list(parent):
+            if child in sheets:
+                parent.remove(child)
+
+
+def _static_svg(svg: bytes) -> str:
+    """Return pygal's SVG without script, style sheet or style attribute."""
     root = ET.fromstring(svg)  # noqa: S314 - pygal's own output, not user input
     for parent in root.iter():
         for child in list(parent):
             if child.tag in {f"{{{SVG_NS}}}script", "script"}:
                 parent.remove(child)
+    _presentational(root)
     return ET.tostring(root, encoding="unicode")
 
 
@@ -95,7 +190,7 @@ def score_trend_chart(history: Sequence[ScorePoint]) -> Chart:
     return Chart(
         slug="score-trend",
         title="Compliance score over time",
-        svg=_without_scripts(chart.render()),
+        svg=_static_svg(chart.render()),
         columns=("Date", "Score"),
         rows=tuple((point.at.isoformat(), _percent(point.score)) for point in history),
     )
@@ -109,7 +204,7 @@ def category_bars_chart(categories: Sequence[NamedScore]) -> Chart:
     return Chart(
         slug="category-scores",
         title="Score per category",
-        svg=_without_scripts(chart.render()),
+        svg=_static_svg(chart.render()),
         columns=("Category", "Score"),
         rows=tuple((category.name, _percent(category.score)) for category in categories),
     )
@@ -146,7 +241,7 @@ def risk_heatmap_chart(controls: Iterable[ControlReport], security: SecuritySumm
     return Chart(
         slug="risk-heatmap",
         title="Risk heat map (likelihood by impact)",
-        svg=_without_scripts(chart.render()),
+        svg=_static_svg(chart.render()),
         columns=("", *(f"Impact {impact}" for impact in LEVELS)),
         rows=rows,
     )

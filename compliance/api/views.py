@@ -10,6 +10,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -19,7 +20,10 @@ from rest_framework.views import APIView
 from accounts.models import User
 from cloudexpress.api.exceptions import ServiceError
 from compliance import readiness, selectors
+from compliance.dashboard.evidence import evidence_downloaded_record, evidence_viewed_record
 from compliance.models import ReportPack
+from compliance.reports.access import PERMISSION as EXPORT_PERMISSION
+from compliance.reports.access import user_may_export_reports
 from compliance.reports.data import ReportDataUnavailable, report_data_get
 from compliance.reports.render import pack_render
 from compliance.reports.renderers import PDFErrorsAsJSONMixin, PDFRenderer
@@ -148,7 +152,11 @@ class Soc2StatusView(ComplianceView):
 
 class Soc2ReportView(PDFErrorsAsJSONMixin, ComplianceView):
     """The latest run's report; ``?format=pdf`` gives its control status pack,
-    built by the report provider from the same stored run."""
+    built by the report provider from the same stored run.
+
+    Both are evidence an auditor reads, so each read and download is recorded
+    as an evidence-room security event, as the report pages record theirs.
+    """
 
     renderer_classes = [JSONRenderer, PDFRenderer]
 
@@ -162,10 +170,16 @@ class Soc2ReportView(PDFErrorsAsJSONMixin, ComplianceView):
         summary="Full report of the latest run: scores, controls, results",
     )
     def get(self, request: Request) -> Response:
+        # The JSON report is read under controls.view; the PDF is an export,
+        # which the report pages and the pack API allow only to holders of
+        # reports.export.
+        pdf = isinstance(request.accepted_renderer, PDFRenderer)
+        if pdf and not user_may_export_reports(request.user):
+            raise PermissionDenied(f"The PDF report needs the {EXPORT_PERMISSION} permission.")
         run = selectors.latest_full_run()
         if run is None:
             raise _no_run()
-        if isinstance(request.accepted_renderer, PDFRenderer):
+        if pdf:
             day = timezone.localtime(run.started_at).date()
             try:
                 data = report_data_get(period_start=day - timedelta(days=89), period_end=day)
@@ -189,10 +203,12 @@ class Soc2ReportView(PDFErrorsAsJSONMixin, ComplianceView):
                     page_count=rendered.page_count,
                     pack=pack,
                 )
+            evidence_downloaded_record(request.user, f"reports:pack:{pack.public_id}")
             response = Response(rendered.pdf)
             response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
             response["X-Pack-Id"] = str(pack.public_id)
             return response
+        evidence_viewed_record(request.user, "api:soc2-report", None)
         return Response(selectors.soc2_report(run))
 
 

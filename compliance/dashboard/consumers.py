@@ -25,6 +25,14 @@ def _may_view(user: Any) -> bool:
     return user_has_perm(user, VIEW_PERMISSION)
 
 
+def _still_may_view(user_id: int | None) -> bool:
+    """Decide again from fresh rows: the user read at connect time is stale."""
+    from accounts.models import User
+
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    return _may_view(user)
+
+
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     """Receive-only for the browser: it never sends anything the server acts on."""
 
@@ -52,4 +60,15 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         return
 
     async def dashboard_update(self, event: dict[str, Any]) -> None:
+        # An auditor's access is time-boxed and a user can be terminated while
+        # the page stays open: each push is allowed afresh, and a socket whose
+        # user may no longer see the dashboard is closed instead.
+        user = self.scope.get("user")
+        if not await database_sync_to_async(_still_may_view)(getattr(user, "pk", None)):
+            logger.warning(
+                "dashboard.socket_closed_access_ended",
+                extra={"user_id": getattr(user, "pk", None)},
+            )
+            await self.close(code=4403)
+            return
         await self.send_json({"reason": event.get("reason", ""), "panels": event["panels"]})

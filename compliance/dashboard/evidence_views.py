@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -126,6 +127,8 @@ def requests(request: HttpRequest) -> HttpResponse:
             form.add_error("due_on", str(exc.detail))
         else:
             return redirect("evidence-requests")
+    # The list shows the liaisons' notes and files: reading it is a view.
+    evidence.evidence_viewed_record(request.user, "requests", None)
     rows = evidence.evidence_requests_list()
     today = timezone.localdate()
     context = {
@@ -143,13 +146,18 @@ def request_answer(request: HttpRequest, public_id: Any) -> HttpResponse:
     item = get_object_or_404(EvidenceRequest, public_id=public_id)
     form = AnswerForm(request.POST)
     if not form.is_valid():
-        raise ServiceError("A note is required.", code="invalid")
-    evidence.evidence_request_answer(
-        request=item,
-        liaison=request.user,
-        note=form.cleaned_data["note"],
-        files=request.FILES.getlist("files"),
-    )
+        messages.error(request, "A note is required.")
+        return redirect("evidence-requests")
+    try:
+        evidence.evidence_request_answer(
+            request=item,
+            liaison=request.user,
+            note=form.cleaned_data["note"],
+            files=request.FILES.getlist("files"),
+        )
+    except ServiceError as refusal:
+        # A refusal is shown above the list, never a server error.
+        messages.error(request, str(refusal.detail))
     return redirect("evidence-requests")
 
 
@@ -157,5 +165,8 @@ def request_answer(request: HttpRequest, public_id: Any) -> HttpResponse:
 @perm_required(VIEW_PERMISSION)
 def request_close(request: HttpRequest, public_id: Any) -> HttpResponse:
     item = get_object_or_404(EvidenceRequest, public_id=public_id)
-    evidence.evidence_request_close(request=item, user=request.user)
+    try:
+        evidence.evidence_request_close(request=item, user=request.user)
+    except ServiceError as refusal:
+        messages.error(request, str(refusal.detail))
     return redirect("evidence-requests")

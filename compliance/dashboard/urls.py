@@ -9,4 +9,5 @@ urlpatterns = [
     path("gaps/", views.gaps, name="dashboard-gaps"),
     path("heatmap/<int:likelihood>/<int:impact>/", views.heatmap_cell, name="dashboard-heatmap"),
     path("alerts/", views.alerts, name="dashboard-alerts"),
+    path("incidents/", views.incidents, name="dashboard-incidents"),
 ]

@@ -13,9 +13,11 @@ from django.shortcuts import render
 
 from accounts.authorization import user_has_perm
 from compliance.dashboard import selectors
+from compliance.dashboard.evidence import evidence_viewed_record
 from compliance.selectors import latest_full_run
 
 VIEW_PERMISSION = "controls.view"
+EXPORT_PERMISSION = "reports.export"
 
 
 def controls_view_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -34,7 +36,12 @@ def controls_view_required(view: Callable[..., HttpResponse]) -> Callable[..., H
 
 @controls_view_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/index.html", {"body": selectors.dashboard_body_cached()})
+    context = {
+        "body": selectors.dashboard_body_cached(),
+        # The cached body is the same for everyone; the export link is not.
+        "may_export": user_has_perm(request.user, EXPORT_PERMISSION, record_denial=False),
+    }
+    return render(request, "dashboard/index.html", context)
 
 
 @controls_view_required
@@ -57,18 +64,31 @@ def control_detail(request: HttpRequest, code: str) -> HttpResponse:
     context = selectors.control_detail(code)
     if context is None:
         raise Http404("no such control")
+    # The page shows the checks' evidence and the attestations with their
+    # hashes, as the evidence room does, so reading it is recorded the same way.
+    evidence_viewed_record(request.user, f"control:{code}", None)
     return render(request, "dashboard/control_detail.html", context)
 
 
 @controls_view_required
 def gaps(request: HttpRequest) -> HttpResponse:
     run = latest_full_run()
-    items = selectors.action_items_open()
+    # The dashboard's per-owner figures link here with ?owner= (and
+    # &overdue=1), so each lists exactly the items it counted.
+    owner = request.GET.get("owner", "")[:254]
+    overdue_only = request.GET.get("overdue") == "1"
+    items = [
+        row
+        for row in selectors.action_items_open()
+        if (not owner or row["owner"] == owner) and (not overdue_only or row["overdue"])
+    ]
     context = {
         "run": run,
         "groups": selectors.gaps_by_criterion(run),
         "items": items,
         "overdue": sum(1 for row in items if row["overdue"]),
+        "owner": owner,
+        "overdue_only": overdue_only,
     }
     return render(request, "dashboard/gaps.html", context)
 
@@ -85,3 +105,16 @@ def heatmap_cell(request: HttpRequest, likelihood: int, impact: int) -> HttpResp
 @controls_view_required
 def alerts(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/alerts.html", {"alerts": selectors.alerts_active()})
+
+
+@controls_view_required
+def incidents(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status not in ("", "resolved"):
+        raise Http404("unknown status")
+    context = {
+        "status": status,
+        "kpi": selectors.incident_response_kpi(),
+        "rows": selectors.incidents_for_kpi(resolved_only=status == "resolved"),
+    }
+    return render(request, "dashboard/incidents.html", context)

@@ -235,6 +235,7 @@ def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
         Control,
         ControlScore,
         CriterionScore,
+        EvidenceResponseFile,
         Result,
         Run,
     )
@@ -271,6 +272,23 @@ def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
     ):
         open_items.setdefault(item.control_id, []).append(item)
 
+    # Files the audit liaison sent in answer to an auditor's request are
+    # evidence of their control as much as an attestation is.
+    answers: dict[int, list[EvidenceItem]] = {}
+    for answer in (
+        EvidenceResponseFile.objects.filter(uploaded_at__lt=high)
+        .select_related("request")
+        .order_by("uploaded_at", "id")
+    ):
+        answers.setdefault(answer.request.control_id, []).append(
+            EvidenceItem(
+                title=f"Answer to an evidence request: {answer.file_name}",
+                sha256=answer.sha256,
+                collected_at=answer.uploaded_at,
+                kind="request answer",
+            )
+        )
+
     controls: list[ControlReport] = []
     gaps: list[Gap] = []
     rows = (
@@ -293,6 +311,7 @@ def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
             for a in control.attestations.all()
             if a.created_at < high
         ]
+        evidence.extend(answers.get(control.pk, []))
         for check_id in sorted(checks_by_control.get(control.code, [])):
             result = results.get(check_id)
             if result is None:

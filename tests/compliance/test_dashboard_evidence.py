@@ -152,3 +152,50 @@ def test_a_request_due_in_the_past_is_refused(operator: Any) -> None:
     )
     assert response.status_code == 200
     assert EvidenceRequest.objects.count() == 0
+
+
+def test_auditor_views_of_requests_and_of_a_control_page_are_security_events(
+    operator: Any,
+) -> None:
+    checks_run()
+    auditor, _, client = person(operator, "auditor")
+
+    assert client.get("/evidence/requests/").status_code == 200
+    # The dashboard's control page shows the same checks and evidence hashes
+    # as the evidence room, so an auditor's look at it is recorded too.
+    assert client.get("/dashboard/controls/CX-ACC-04/").status_code == 200
+
+    viewed = _events(SecurityEvent.Type.EVIDENCE_VIEWED, auditor)
+    assert [e.detail["subject"] for e in viewed] == ["requests", "control:CX-ACC-04"]
+
+
+def test_a_refused_answer_or_closure_is_shown_not_a_server_error(operator: Any) -> None:
+    auditor, _, auditor_client = person(operator, "auditor")
+    _, _, other_auditor = person(operator, "auditor")
+    _, _, liaison_client = person(operator, "admin")
+    due = (timezone.localdate() + timedelta(days=7)).isoformat()
+    auditor_client.post(
+        "/evidence/requests/", {"control": "CX-BCK-01", "question": "Restores?", "due_on": due}
+    )
+    request = EvidenceRequest.objects.get()
+    answer_url = f"/evidence/requests/{request.public_id}/answer"
+    close_url = f"/evidence/requests/{request.public_id}/close"
+
+    # No note: refused beside the list, nothing stored.
+    empty = liaison_client.post(answer_url, {"note": ""}, follow=True)
+    assert empty.status_code == 200
+    assert "A note is required." in empty.content.decode()
+    # Only the auditor who asked closes the request.
+    foreign = other_auditor.post(close_url, follow=True)
+    assert foreign.status_code == 200
+    assert "Only the auditor who asked closes the request." in foreign.content.decode()
+    request.refresh_from_db()
+    assert request.status == EvidenceRequest.Status.OPEN
+
+    # A closed request takes no more answers.
+    assert auditor_client.post(close_url).status_code == 302
+    late = liaison_client.post(answer_url, {"note": "Late."}, follow=True)
+    assert late.status_code == 200
+    assert "This request is closed." in late.content.decode()
+    request.refresh_from_db()
+    assert (request.status, request.answer_note) == (EvidenceRequest.Status.CLOSED, "")

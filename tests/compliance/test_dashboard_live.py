@@ -234,3 +234,36 @@ def test_socket_refuses_other_origins_strangers_and_the_anonymous(operator: Any)
 def test_broadcast_without_listeners_or_layer_never_fails_the_caller(operator: Any) -> None:
     checks_run()
     dashboard_broadcast(reason="alert_raised")
+
+
+def test_an_open_socket_is_closed_once_the_auditor_s_access_expires(operator: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Membership
+
+    cookie = session_cookie(operator, "auditor")
+    membership = Membership.objects.get(organization=operator)
+    Membership.objects.filter(pk=membership.pk).update(
+        expires_at=timezone.now() + timedelta(hours=1)
+    )
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        socket = _communicator(ORIGIN, (b"cookie", cookie))
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        await database_sync_to_async(checks_run)()
+        before = await socket.receive_json_from(timeout=60)
+        # The time box ends while the dashboard is still open.
+        await database_sync_to_async(Membership.objects.filter(pk=membership.pk).update)(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        await database_sync_to_async(checks_run)()
+        after = await socket.receive_output(timeout=60)
+        await socket.wait(1)
+        return before, after
+
+    before, after = async_to_sync(scenario)()
+    assert before["reason"] == "run_finished"
+    assert after == {"type": "websocket.close", "code": 4403}

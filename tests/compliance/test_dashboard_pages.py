@@ -184,9 +184,10 @@ def _detection_rows(count: int) -> None:
         Incident(
             title=f"Incident {n}",
             severity="high",
-            started_at=now,
-            detected_at=now,
-            created_at=now - timedelta(hours=2 * n),
+            started_at=now - timedelta(hours=2 * n + 1),
+            detected_at=now - timedelta(hours=2 * n),
+            # The row's creation is not when the incident was detected.
+            created_at=now - timedelta(hours=10 * n),
             resolved_at=now if n in (1, 2) else None,
         )
         for n in range(1, count + 1)
@@ -225,8 +226,15 @@ def test_dashboard_figures_run_an_exact_number_of_queries_and_a_cached_page_none
     with django_assert_num_queries(DASHBOARD_PAGE_QUERIES):
         large = selectors.dashboard_page()
     assert large["alerts"]["total"] == 12 > small["alerts"]["total"] == 0
-    # Incidents 1 and 2 were resolved after 2 and 4 hours.
-    assert large["incidents"] == {"resolved": 2, "mean_hours": 3.0}
+    # Incidents 1 and 2 were resolved 2 and 4 hours after their detection,
+    # and every incident was detected an hour after it started.
+    assert large["incidents"] == {
+        "days": 90,
+        "incidents": 12,
+        "resolved": 2,
+        "mean_hours_to_detect": 1.0,
+        "mean_hours": 3.0,
+    }
 
     # Served from the cache, the page costs no query at all.
     cache.clear()
@@ -282,3 +290,53 @@ def test_control_page_shows_checks_evidence_hashes_and_history(officer: Client) 
     history = html[html.index('id="table-history"') :]
     assert history.count('<th scope="row">#') == 2
     assert officer.get("/dashboard/controls/NOPE/").status_code == 404
+
+
+def test_incident_response_figures_link_to_the_incidents_they_are_computed_from(
+    officer: Client,
+) -> None:
+    checks_run()
+    _detection_rows(5)
+    html = officer.get("/dashboard/").content.decode()
+
+    assert _figure(html, "figure-incident-response") == "3.0 h"
+    for figure in ("figure-incidents", "figure-incidents-resolved", "figure-incident-response"):
+        page = officer.get(_href(html, figure))
+        assert page.status_code == 200, figure
+        listed = page.content.decode()
+        count = listed.count('class="incident-row"')
+        assert count == int(_figure(listed, "row-count")), figure
+        if figure != "figure-incident-response":
+            assert count == int(_figure(html, figure)), figure
+    assert _figure(html, "figure-incidents") == "5"
+    assert _figure(html, "figure-incidents-resolved") == "2"
+
+
+def test_each_owner_figure_links_to_that_owner_s_items(officer: Client) -> None:
+    checks_run()
+    items = ActionItem.objects.exclude(status="closed").order_by("pk")
+    # One owner's first item overdue, so both columns carry a figure.
+    first = items.first()
+    assert first is not None
+    ActionItem.objects.filter(pk=first.pk).update(due_at=timezone.now() - timedelta(days=2))
+    html = officer.get("/dashboard/").content.decode()
+
+    links = re.findall(r'<a class="owner-(open|overdue)" href="([^"]+)">(\d+)</a>', html)
+    assert {kind for kind, _, _ in links} == {"open", "overdue"}
+    assert sum(int(n) for kind, _, n in links if kind == "open") == items.count()
+    assert sum(int(n) for kind, _, n in links if kind == "overdue") == 1
+    for _, href, count in links:
+        page = officer.get(href.replace("&amp;", "&")).content.decode()
+        assert page.count('class="item-row') == int(count), href
+
+
+def test_each_criterion_s_passing_count_links_to_its_passing_controls(officer: Client) -> None:
+    checks_run()
+    html = officer.get("/dashboard/").content.decode()
+
+    links = re.findall(r'<a class="criterion-passing" href="([^"]+)">(\d+)</a>', html)
+    assert len(links) > 10
+    assert any(int(n) > 0 for _, n in links)
+    for href, count in links:
+        page = officer.get(href.replace("&amp;", "&")).content.decode()
+        assert page.count('class="control-row"') == int(count), href

@@ -4,6 +4,7 @@ agreeing with the JSON report on the score and every control's status."""
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -33,13 +34,23 @@ LABELS = {
 
 
 @pytest.fixture
-def officer() -> APIClient:
-    operator = OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+def operator() -> Any:
+    return OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+
+
+def _member(operator: Any, kind: str) -> tuple[Any, APIClient]:
     user = UserFactory()
-    MembershipFactory(user=user, organization=operator, role=roles_builtin_ensure()["member"])
+    MembershipFactory(user=user, organization=operator, role=roles_builtin_ensure()[kind])
     client = APIClient()
     client.force_authenticate(user)
-    return client
+    return user, client
+
+
+@pytest.fixture
+def officer(operator: Any) -> APIClient:
+    # A compliance officer administers the programme: controls.manage and
+    # reports.export come with the admin role.
+    return _member(operator, "admin")[1]
 
 
 def _text(pdf: bytes) -> str:
@@ -121,7 +132,7 @@ def test_provider_builds_from_the_stored_run_in_constant_queries() -> None:
     assert failing
 
 
-def test_mfa_coverage_counts_privileged_accounts_with_a_confirmed_device(officer) -> None:
+def test_mfa_coverage_counts_privileged_accounts_with_a_confirmed_device(operator: Any) -> None:
     from accounts.models import TOTPDevice
     from tests.accounts.auth_support import enrolled_device
 
@@ -170,9 +181,10 @@ def test_pack_heat_map_counts_the_open_risks_of_the_register() -> None:
 
 # The report's reads: the run, categories, criteria, control scores,
 # results, open action items, controls with their criteria and attestations
-# (prefetched), the period's runs, the event counts, alerts, incidents, the
-# register and MFA coverage. The same whatever the rows.
-REPORT_DATA_QUERIES = 16
+# (prefetched), the files answering evidence requests, the period's runs,
+# the event counts, alerts, incidents, the register and MFA coverage. The
+# same whatever the rows.
+REPORT_DATA_QUERIES = 17
 
 
 def test_report_data_reads_a_fixed_number_of_queries_whatever_the_rows(
@@ -226,3 +238,80 @@ def test_report_data_reads_a_fixed_number_of_queries_whatever_the_rows(
 
     assert len(large.evidence) > len(small.evidence) + Control.objects.count()
     assert large.security.open_alerts == 10 and len(large.security.register_risks) == 10
+
+
+def test_an_auditor_reading_or_downloading_the_soc2_report_is_audited() -> None:
+    from audit.models import SecurityEvent
+
+    operator = OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+    auditor = UserFactory()
+    MembershipFactory(user=auditor, organization=operator, role=roles_builtin_ensure()["auditor"])
+    client = APIClient()
+    client.force_authenticate(auditor)
+    checks_run()
+
+    assert client.get(URL).status_code == 200
+    pdf = client.get(f"{URL}?format=pdf")
+    assert pdf.status_code == 200
+
+    events = SecurityEvent.objects.filter(actor_id=auditor.pk).order_by("pk")
+    assert [(e.event_type, e.detail["subject"]) for e in events] == [
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "api:soc2-report"),
+        (SecurityEvent.Type.EVIDENCE_DOWNLOADED, f"reports:pack:{pdf['X-Pack-Id']}"),
+    ]
+
+
+def test_the_pdf_report_is_an_export_a_plain_member_may_not_take(operator: Any) -> None:
+    from django.test import Client
+
+    _, member = _member(operator, "member")
+    checks_run()
+    assert member.get(URL).status_code == 200
+    refused = member.get(f"{URL}?format=pdf")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert not ReportPack.objects.exists()
+
+    # The dashboard offers the PDF only to those who may take it.
+    for kind, offered in (("member", False), ("auditor", True), ("admin", True)):
+        browser = Client()
+        browser.force_login(_member(operator, kind)[0])
+        html = browser.get("/dashboard/").content.decode()
+        assert ('id="export-pdf"' in html) is offered, kind
+
+
+def test_files_answering_an_auditor_request_are_in_the_pack_manifest(
+    operator: Any, tmp_path: Any, settings: Any
+) -> None:
+    import hashlib
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from compliance.dashboard.evidence import evidence_request_answer, evidence_request_create
+
+    settings.MEDIA_ROOT = tmp_path
+    auditor, _ = _member(operator, "auditor")
+    liaison, _ = _member(operator, "admin")
+    checks_run()
+    request = evidence_request_create(
+        user=auditor,
+        control=Control.objects.get(code="CX-BCK-01"),
+        question="The last restore test?",
+        due_on=timezone.localdate() + timedelta(days=5),
+    )
+    content = b"restore test of the 3rd: 14 minutes, checksums equal"
+    evidence_request_answer(
+        request=request,
+        liaison=liaison,
+        note="Attached.",
+        files=[SimpleUploadedFile("restore.txt", content)],
+    )
+    digest = hashlib.sha256(content).hexdigest()
+
+    today = timezone.localdate()
+    data = engine_report_data(period_start=today, period_end=today)
+    listed = [(c.code, item.sha256) for c, item in data.evidence]
+    assert ("CX-BCK-01", digest) in listed
+    html = pack_html(data, ReportPack.Kind.CONTROL_STATUS)
+    assert f"{digest}  " in html and "restore.txt" in html

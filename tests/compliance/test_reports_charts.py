@@ -25,14 +25,23 @@ def _all_charts():
     ]
 
 
-def test_chart_svg_holds_no_script_and_no_external_reference() -> None:
+def test_chart_svg_holds_no_script_no_inline_style_and_no_external_reference() -> None:
     _, drawn = _all_charts()
     for chart in drawn:
         root = ET.fromstring(chart.svg)
         tags = {element.tag.rsplit("}", 1)[-1] for element in root.iter()}
         assert "script" not in tags
-        assert "style" in tags  # pygal's colours travel inside the image
+        # Styled by presentation attributes, as the strict CSP wants: no
+        # style sheet and no style attribute anywhere in the image.
+        assert "style" not in tags
+        assert not [el for el in root.iter() if "style" in el.attrib]
         assert {"path", "rect", "text"} & tags
+        # pygal's colours arrive as attributes: the first series' colour,
+        # the text's font and size.
+        fills = {el.get("fill") for el in root.iter()}
+        strokes = {el.get("stroke") for el in root.iter()}
+        assert charts.CHART_STYLE.colors[0] in fills | strokes, chart.slug
+        assert any(el.get("font-size") == "12" for el in root.iter()), chart.slug
         for element in root.iter():
             for name, value in element.attrib.items():
                 if name.endswith("href"):
