@@ -281,6 +281,21 @@ def user_permissions(user: Any, organization: Organization | int) -> frozenset[s
     return _access(user).codes(membership.role_id)
 
 
+def is_auditor(user: Any) -> bool:
+    """Whether the user reads as an auditor somewhere right now: a current
+    membership whose role is of a read-only kind (from the request's snapshot,
+    so no query when the view already checked a permission)."""
+    if not _in_good_standing(user):
+        return False
+    access = _access(user)
+    now = timezone.now()
+    for membership in access.memberships.values():
+        role = access.roles_by_id.get(membership.role_id)
+        if role is not None and role.kind in READ_ONLY_KINDS and membership.is_current(now):
+            return True
+    return False
+
+
 def _in_good_standing(user: Any) -> bool:
     return bool(
         user is not None

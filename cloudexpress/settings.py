@@ -154,6 +154,8 @@ MIDDLEWARE = [
     "accounts.auth.sessions.SessionPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "cloudexpress.requestcontext.AuditActorMiddleware",
+    # After the view: what an auditor read, when the view did not record it.
+    "compliance.dashboard.middleware.AuditorReadsMiddleware",
     "compliance.privacy.usage.ApiUsageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
