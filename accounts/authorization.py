@@ -281,6 +281,28 @@ def user_permissions(user: Any, organization: Organization | int) -> frozenset[s
     return _access(user).codes(membership.role_id)
 
 
+def user_is_auditor(user: Any, organization: Organization | int | None = None) -> bool:
+    """Whether the user reads as an auditor in ``organization`` (the
+    operator's when none is named) right now: a current membership whose
+    role is of a read-only kind. Asks nothing the request's access snapshot
+    does not already hold."""
+    if not _in_good_standing(user):
+        return False
+    access = _access(user)
+    organization_id = access.operator_id
+    if isinstance(organization, Organization):
+        organization_id = organization.pk
+    elif organization is not None:
+        organization_id = organization
+    if organization_id is None:
+        return False
+    membership = membership_current(user, organization_id)
+    if membership is None:
+        return False
+    role = access.roles_by_id.get(membership.role_id)
+    return role is not None and role.kind in READ_ONLY_KINDS
+
+
 def _in_good_standing(user: Any) -> bool:
     return bool(
         user is not None

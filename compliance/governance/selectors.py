@@ -362,6 +362,19 @@ def audit_get(*, public_id: Any) -> InternalAudit:
     )
 
 
+def finding_list() -> QuerySet[AuditFinding]:
+    """Open findings first, soonest due first; then closed ones, latest first."""
+    return AuditFinding.objects.select_related("audit", "owner", "control").order_by(
+        F("closed_at").desc(nulls_first=True), "due_on", "pk"
+    )
+
+
+def finding_get(*, public_id: Any) -> AuditFinding:
+    return AuditFinding.objects.select_related("audit", "owner", "control").get(
+        public_id=public_id
+    )
+
+
 def walkthrough_list() -> QuerySet[Walkthrough]:
     return Walkthrough.objects.select_related("presenter", "control").order_by("-scheduled_at")
 
