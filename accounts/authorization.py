@@ -281,19 +281,32 @@ def user_permissions(user: Any, organization: Organization | int) -> frozenset[s
     return _access(user).codes(membership.role_id)
 
 
-def is_auditor(user: Any) -> bool:
-    """Whether the user reads as an auditor somewhere right now: a current
-    membership whose role is of a read-only kind (from the request's snapshot,
-    so no query when the view already checked a permission)."""
+def user_is_auditor(user: Any, organization: Organization | int | None = None) -> bool:
+    """Whether the user reads as an auditor right now: a current membership
+    whose role is of a read-only kind, in ``organization`` or, when none is
+    named, in any. Asks nothing the request's access snapshot does not
+    already hold."""
     if not _in_good_standing(user):
         return False
     access = _access(user)
-    now = timezone.now()
-    for membership in access.memberships.values():
-        role = access.roles_by_id.get(membership.role_id)
-        if role is not None and role.kind in READ_ONLY_KINDS and membership.is_current(now):
+    if organization is None:
+        candidates = list(access.memberships)
+    else:
+        candidates = [cast(int, getattr(organization, "pk", organization))]
+    for organization_id in candidates:
+        membership = membership_current(user, organization_id)
+        role = access.roles_by_id.get(membership.role_id) if membership else None
+        if role is not None and role.kind in READ_ONLY_KINDS:
             return True
     return False
+
+
+def access_snapshot_loaded(user: Any) -> bool:
+    """Whether this request already loaded the user's access, that is,
+    whether anything in it asked for a permission."""
+    scope = requestcontext.current_request_id()
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    return cached is not None and scope is not None and cached.scope == scope
 
 
 def _in_good_standing(user: Any) -> bool:

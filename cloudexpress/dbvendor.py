@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Lookup
+from django.db.models import Aggregate, Lookup
 
 # Compact, and built once: json.dumps with options builds an encoder per call.
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
@@ -390,6 +390,56 @@ class AnyOf(Lookup):
         values = _COMPACT_JSON.encode([str(v) for v in self.rhs])
         # lhs is the compiled column; the values are the one bound parameter.
         return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, values)  # noqa: S608  # nosec B608
+
+
+# --- Median -------------------------------------------------------------------
+
+
+class Median(Aggregate):
+    """The median of a column, NULLs left out, computed by the database.
+
+    PostgreSQL: ``percentile_cont(0.5)``, which takes numbers and intervals
+    alike. SQLite has no median: ``sqlite_functions_register`` gives each
+    connection a ``MEDIAN`` aggregate (the embedded default holds few rows).
+    Both return the mean of the two middle values for an even count, as
+    ``statistics.median`` does.
+    """
+
+    function = "MEDIAN"
+    name = "Median"
+    allow_distinct = False
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            function="PERCENTILE_CONT",
+            template="%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)",
+            **extra,
+        )
+
+
+class _SqliteMedian:
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        if not self.values:
+            return None
+        import statistics
+
+        return float(statistics.median(self.values))
+
+
+def sqlite_functions_register(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Give a new SQLite connection the functions PostgreSQL has built in
+    (``connection_created`` handler)."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_aggregate("MEDIAN", 1, _SqliteMedian)
 
 
 # --- Role graph stamp ------------------------------------------------------

@@ -14,6 +14,7 @@ class ComplianceConfig(AppConfig):
         from compliance.models import (
             ActionItem,
             Attestation,
+            AuditLiaison,
             Category,
             Control,
             Criterion,
@@ -28,6 +29,8 @@ class ComplianceConfig(AppConfig):
         auditlog.register(Control, m2m_fields={"criteria"})
         auditlog.register(Attestation)
         auditlog.register(ActionItem)
+        # Who answers the auditors is a setting an auditor asks about.
+        auditlog.register(AuditLiaison)
         from compliance.privacy import registration
 
         registration.register()

@@ -13,13 +13,17 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.authorization import membership_current, permission_require, user_has_perm
+from accounts.models import Organization, User
 from audit.models import SecurityEvent
 from audit.services import security_event_record
 from cloudexpress import requestcontext
 from cloudexpress.api.exceptions import ServiceError
+from cloudexpress.dbvendor import lock_for_transaction
 from compliance.checks import registry
 from compliance.models import (
     Attestation,
+    AuditLiaison,
     Control,
     ControlScore,
     EvidenceRequest,
@@ -28,6 +32,12 @@ from compliance.models import (
     Run,
 )
 from compliance.reports.data import _evidence_sha256
+
+# What the liaison needs to answer: files go in as evidence.
+LIAISON_PERMISSION = "evidence.upload"
+# Who names the liaison and reassigns requests: those who change the
+# organization's settings (admins and owners), never an auditor.
+DESIGNATE_PERMISSION = "settings.manage"
 
 logger = logging.getLogger(__name__)
 
@@ -146,16 +156,140 @@ def evidence_downloaded_record(user: Any, subject: str) -> None:
     )
 
 
+# --- The audit liaison ---------------------------------------------------------
+
+
+def operator_organization() -> Organization:
+    """The organization whose compliance program the evidence room shows."""
+    organization = Organization.objects.filter(is_operator=True).first()
+    if organization is None:
+        raise ServiceError(
+            "There is no operator organization to designate a liaison for.",
+            code="no_operator_organization",
+            status_code=409,
+        )
+    return organization
+
+
+def audit_liaison_get(organization: Organization | None = None) -> Any | None:
+    """The designated audit liaison of the organization (the operator's by
+    default), or None when nobody is designated."""
+    queryset = AuditLiaison.objects.select_related("user")
+    if organization is None:
+        queryset = queryset.filter(organization__is_operator=True)
+    else:
+        queryset = queryset.filter(organization=organization)
+    designation = queryset.first()
+    return designation.user if designation is not None else None
+
+
+def _liaison_member(*, email: str, organization: Organization) -> Any:
+    """The member named by ``email`` if they may act as audit liaison: a
+    current member of the organization holding evidence.upload. Auditors
+    never do, their role being read-only."""
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None or membership_current(user, organization) is None:
+        raise ServiceError(
+            f"{email.strip()} is not a current member of {organization.name}.", code="invalid"
+        )
+    if not user_has_perm(user, LIAISON_PERMISSION, organization, record_denial=False):
+        raise ServiceError(
+            f"{email.strip()} does not hold {LIAISON_PERMISSION!r}, which answering needs.",
+            code="invalid",
+        )
+    return user
+
+
+@transaction.atomic
+def audit_liaison_designate(*, email: str, actor: Any) -> AuditLiaison:
+    """Designate the operator organization's audit liaison, by e-mail.
+
+    Open requests nobody is assigned to go to the new liaison; requests
+    already assigned stay with their liaison until an admin reassigns them.
+    The change is a security event (settings.changed) and, through
+    django-auditlog, an entry in the audit trail."""
+    organization = operator_organization()
+    permission_require(actor, DESIGNATE_PERMISSION, organization)
+    user = _liaison_member(email=email, organization=organization)
+    lock_for_transaction(f"audit-liaison:{organization.pk}")
+
+    designation = AuditLiaison.objects.filter(organization=organization).first()
+    previous = designation.user_id if designation is not None else None
+    if designation is None:
+        designation = AuditLiaison(organization=organization)
+    designation.user = user
+    designation.designated_by = actor
+    designation.designated_at = timezone.now()
+    designation.save()
+
+    assigned = EvidenceRequest.objects.filter(
+        liaison__isnull=True, status=EvidenceRequest.Status.OPEN
+    ).update(liaison=user)
+    security_event_record(
+        event_type=SecurityEvent.Type.SETTINGS_CHANGED,
+        actor=actor,
+        target_user=user,
+        organization=organization,
+        detail={
+            "setting": "audit_liaison",
+            "previous_user": previous,
+            "user": user.pk,
+            "requests_assigned": assigned,
+        },
+    )
+    logger.info("evidence.liaison_designated", extra={"user_id": user.pk})
+    return designation
+
+
+@transaction.atomic
+def evidence_request_reassign(
+    *, request: EvidenceRequest, email: str, actor: Any
+) -> EvidenceRequest:
+    """Give a request that is not closed to another liaison, who alone may
+    answer it from now on."""
+    organization = operator_organization()
+    permission_require(actor, DESIGNATE_PERMISSION, organization)
+    user = _liaison_member(email=email, organization=organization)
+    locked = EvidenceRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.status == EvidenceRequest.Status.CLOSED:
+        raise ServiceError("This request is closed.", code="conflict", status_code=409)
+    if locked.requested_by_id == user.pk:
+        raise ServiceError("Nobody answers their own request.", code="invalid")
+
+    previous = locked.liaison_id
+    locked.liaison = user
+    locked.save(update_fields=["liaison"])
+    security_event_record(
+        event_type=SecurityEvent.Type.SETTINGS_CHANGED,
+        actor=actor,
+        target_user=user,
+        organization=organization,
+        detail={
+            "setting": "evidence_request_liaison",
+            "request": str(locked.public_id),
+            "previous_user": previous,
+            "user": user.pk,
+        },
+    )
+    logger.info("evidence.request_reassigned", extra={"request_id": str(locked.public_id)})
+    return locked
+
+
 # --- Requests ------------------------------------------------------------------
 
 
 def evidence_request_create(
     *, user: Any, control: Control, question: str, due_on: date
 ) -> EvidenceRequest:
+    """Ask for evidence; the request goes to the designated audit liaison."""
     if due_on < timezone.localdate():
         raise ServiceError("The due date must not be in the past.", code="invalid")
     request = EvidenceRequest.objects.create(
-        control=control, requested_by=user, question=question.strip(), due_on=due_on
+        control=control,
+        requested_by=user,
+        question=question.strip(),
+        due_on=due_on,
+        liaison=audit_liaison_get(),
     )
     logger.info("evidence.request_created", extra={"request_id": str(request.public_id)})
     return request
@@ -173,12 +307,23 @@ def _sha256_of(upload: UploadedFile) -> str:
 def evidence_request_answer(
     *, request: EvidenceRequest, liaison: Any, note: str, files: list[UploadedFile]
 ) -> EvidenceRequest:
-    """The liaison's answer: a note and files; the request becomes answered."""
+    """The assigned liaison's answer: a note and files; the request becomes
+    answered. Every refusal comes before the first write."""
     locked = EvidenceRequest.objects.select_for_update().get(pk=request.pk)
     if locked.status == EvidenceRequest.Status.CLOSED:
         raise ServiceError("This request is closed.", code="conflict", status_code=409)
     if locked.requested_by_id == getattr(liaison, "pk", None):
         raise ServiceError("Nobody answers their own request.", code="invalid")
+    if locked.liaison_id is None:
+        raise ServiceError(
+            "No audit liaison is assigned to this request yet.", code="forbidden", status_code=403
+        )
+    if locked.liaison_id != getattr(liaison, "pk", None):
+        raise ServiceError(
+            "Only the audit liaison assigned to this request answers it.",
+            code="forbidden",
+            status_code=403,
+        )
     for upload in files:
         EvidenceResponseFile.objects.create(
             request=locked,
@@ -188,11 +333,10 @@ def evidence_request_answer(
             size=upload.size or 0,
             uploaded_by=liaison,
         )
-    locked.liaison = liaison
     locked.answer_note = note.strip()
     locked.status = EvidenceRequest.Status.ANSWERED
     locked.answered_at = timezone.now()
-    locked.save(update_fields=["liaison", "answer_note", "status", "answered_at"])
+    locked.save(update_fields=["answer_note", "status", "answered_at"])
     logger.info("evidence.request_answered", extra={"request_id": str(locked.public_id)})
     return locked
 

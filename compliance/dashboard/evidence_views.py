@@ -24,7 +24,8 @@ from compliance.dashboard import evidence
 from compliance.models import Attestation, Control, EvidenceRequest, EvidenceResponseFile
 
 VIEW_PERMISSION = "evidence.view"
-ANSWER_PERMISSION = "evidence.upload"
+ANSWER_PERMISSION = evidence.LIAISON_PERMISSION
+DESIGNATE_PERMISSION = evidence.DESIGNATE_PERMISSION
 DEFAULT_DAYS = 90
 
 
@@ -70,6 +71,10 @@ class RequestForm(forms.Form):
     due_on = forms.DateField()
 
 
+class LiaisonForm(forms.Form):
+    liaison = forms.EmailField(label="Audit liaison (a member's e-mail)", max_length=254)
+
+
 class AnswerForm(forms.Form):
     # The files come from request.FILES.getlist("files"): Django's FileField
     # cleans one file only.
@@ -112,6 +117,30 @@ def response_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.file_name)
 
 
+def _requests_page(
+    request: HttpRequest,
+    *,
+    form: RequestForm | None = None,
+    liaison_form: LiaisonForm | None = None,
+) -> HttpResponse:
+    # The list shows the liaisons' notes and files: reading it is a view.
+    evidence.evidence_viewed_record(request.user, "requests", None)
+    rows = evidence.evidence_requests_list()
+    today = timezone.localdate()
+    liaison = evidence.audit_liaison_get()
+    context = {
+        "form": form or RequestForm(),
+        "liaison": liaison,
+        "liaison_form": liaison_form
+        or LiaisonForm(initial={"liaison": liaison.email if liaison else ""}),
+        "rows": [{"request": row, "overdue": row.is_overdue(today)} for row in rows],
+        "open": sum(1 for row in rows if row.status != EvidenceRequest.Status.CLOSED),
+        "may_answer": user_has_perm(request.user, ANSWER_PERMISSION, record_denial=False),
+        "may_designate": user_has_perm(request.user, DESIGNATE_PERMISSION, record_denial=False),
+    }
+    return render(request, "dashboard/evidence/requests.html", context)
+
+
 @perm_required(VIEW_PERMISSION)
 def requests(request: HttpRequest) -> HttpResponse:
     form = RequestForm(request.POST or None)
@@ -127,17 +156,44 @@ def requests(request: HttpRequest) -> HttpResponse:
             form.add_error("due_on", str(exc.detail))
         else:
             return redirect("evidence-requests")
-    # The list shows the liaisons' notes and files: reading it is a view.
-    evidence.evidence_viewed_record(request.user, "requests", None)
-    rows = evidence.evidence_requests_list()
-    today = timezone.localdate()
-    context = {
-        "form": form,
-        "rows": [{"request": row, "overdue": row.is_overdue(today)} for row in rows],
-        "open": sum(1 for row in rows if row.status != EvidenceRequest.Status.CLOSED),
-        "may_answer": user_has_perm(request.user, ANSWER_PERMISSION, record_denial=False),
-    }
-    return render(request, "dashboard/evidence/requests.html", context)
+    return _requests_page(request, form=form)
+
+
+@require_POST
+@perm_required(DESIGNATE_PERMISSION)
+def liaison_designate(request: HttpRequest) -> HttpResponse:
+    form = LiaisonForm(request.POST)
+    if form.is_valid():
+        try:
+            evidence.audit_liaison_designate(
+                email=form.cleaned_data["liaison"], actor=request.user
+            )
+        except ServiceError as refusal:
+            # Shown beside the field, as a form error, with the page around it.
+            form.add_error("liaison", str(refusal.detail))
+        else:
+            messages.success(request, "The audit liaison is designated.")
+            return redirect("evidence-requests")
+    return _requests_page(request, liaison_form=form)
+
+
+@require_POST
+@perm_required(DESIGNATE_PERMISSION)
+def request_reassign(request: HttpRequest, public_id: Any) -> HttpResponse:
+    item = get_object_or_404(EvidenceRequest, public_id=public_id)
+    form = LiaisonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Name the new liaison by a member's e-mail.")
+        return redirect("evidence-requests")
+    try:
+        evidence.evidence_request_reassign(
+            request=item, email=form.cleaned_data["liaison"], actor=request.user
+        )
+    except ServiceError as refusal:
+        messages.error(request, str(refusal.detail))
+    else:
+        messages.success(request, "The request is reassigned.")
+    return redirect("evidence-requests")
 
 
 @require_POST

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from accounts.authorization import is_auditor
+from accounts.authorization import access_snapshot_loaded, user_is_auditor
 from audit.models import SecurityEvent
 from compliance.dashboard.evidence import (
     evidence_access_record,
@@ -54,7 +54,11 @@ class AuditorReadsMiddleware:
             and user.is_authenticated
             and _is_read(request, response)
             and not evidence_access_recorded_in_request()
-            and is_auditor(user)
+            # A page that asked for no permission shows only the user's own
+            # things (their profile, their sessions), never evidence; asking
+            # costs such a page no query.
+            and access_snapshot_loaded(user)
+            and user_is_auditor(user)
         ):
             downloaded = "attachment" in response.get("Content-Disposition", "")
             event_type = (

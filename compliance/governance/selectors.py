@@ -5,15 +5,28 @@ joined or prefetched, so a page runs the same queries for any row count."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from statistics import median
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Membership, User
+from cloudexpress.dbvendor import Median
 from compliance.models import (
     AuditFinding,
     ChangeRequest,
@@ -349,6 +362,19 @@ def audit_get(*, public_id: Any) -> InternalAudit:
     )
 
 
+def finding_list() -> QuerySet[AuditFinding]:
+    """Open findings first, soonest due first; then closed ones, latest first."""
+    return AuditFinding.objects.select_related("audit", "owner", "control").order_by(
+        F("closed_at").desc(nulls_first=True), "due_on", "pk"
+    )
+
+
+def finding_get(*, public_id: Any) -> AuditFinding:
+    return AuditFinding.objects.select_related("audit", "owner", "control").get(
+        public_id=public_id
+    )
+
+
 def walkthrough_list() -> QuerySet[Walkthrough]:
     return Walkthrough.objects.select_related("presenter", "control").order_by("-scheduled_at")
 
@@ -360,25 +386,42 @@ def walkthrough_get(*, public_id: Any) -> Walkthrough:
 def finding_closure_kpi(*, since: datetime | None = None) -> dict[str, Any]:
     """Return the audit-finding closure time KPI for the dashboard: closed
     findings' mean and median days from opening to closure, and the open
-    ones, overdue counted apart."""
+    ones, overdue counted apart.
+
+    One aggregate query, one row, however many findings there are. An open
+    finding's time to close is NULL, which both averages leave out."""
     findings = AuditFinding.objects.all()
     if since is not None:
         findings = findings.filter(opened_at__gte=since)
-    rows = list(findings.values_list("opened_at", "closed_at", "due_on"))
     today = timezone.now().date()
 
-    days = [(closed - opened).total_seconds() / 86400 for opened, closed, _ in rows if closed]
-    closed_on_time = sum(
-        1 for opened, closed, due in rows if closed is not None and closed.date() <= due
+    time_to_close = ExpressionWrapper(
+        F("closed_at") - F("opened_at"), output_field=DurationField()
     )
-    open_rows = [due for _, closed, due in rows if closed is None]
+    closed = Q(closed_at__isnull=False)
+    is_open = Q(closed_at__isnull=True)
+    figures = findings.alias(
+        # Closed on time compares the UTC day of closure with the due day.
+        closed_on=TruncDate("closed_at", tzinfo=UTC),
+    ).aggregate(
+        closed=Count("pk", filter=closed),
+        open=Count("pk", filter=is_open),
+        open_overdue=Count("pk", filter=is_open & Q(due_on__lt=today)),
+        closed_on_time=Count("pk", filter=closed & Q(closed_on__lte=F("due_on"))),
+        mean=Avg(time_to_close),
+        median=Median(time_to_close),
+    )
+
+    def days(value: timedelta | None) -> float | None:
+        return round(value.total_seconds() / 86400, 1) if value is not None else None
+
     return {
-        "closed": len(days),
-        "open": len(open_rows),
-        "open_overdue": sum(1 for due in open_rows if due < today),
-        "mean_days_to_close": round(sum(days) / len(days), 1) if days else None,
-        "median_days_to_close": round(median(days), 1) if days else None,
-        "closed_on_time": closed_on_time,
+        "closed": figures["closed"],
+        "open": figures["open"],
+        "open_overdue": figures["open_overdue"],
+        "mean_days_to_close": days(figures["mean"]),
+        "median_days_to_close": days(figures["median"]),
+        "closed_on_time": figures["closed_on_time"],
     }
 
 

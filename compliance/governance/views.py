@@ -23,8 +23,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
+from accounts.authorization import user_is_auditor
 from accounts.models import User
 from compliance import models
+from compliance.dashboard.evidence import evidence_viewed_record
 from compliance.governance import checks, selectors, services
 from compliance.governance.permissions import VIEW, user_may
 
@@ -44,8 +46,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def cell(value: Any, css: str = "") -> Cell:
-    return {"text": _text(value), "css": css}
+def cell(value: Any, css: str = "", url: str = "") -> Cell:
+    return {"text": _text(value), "css": css, "url": url}
 
 
 def due_cell(due: datetime | date | None) -> Cell:
@@ -171,6 +173,19 @@ def _audit_cells(a: models.InternalAudit) -> list[Cell]:
         cell(a.get_status_display()),
         cell(a.finding_count),
         cell(a.open_findings, "status-fail" if a.open_findings else ""),
+    ]
+
+
+def _finding_cells(f: models.AuditFinding) -> list[Cell]:
+    today = timezone.now().date()
+    return [
+        cell(f.title),
+        cell(f.audit.title),
+        cell(f.get_severity_display()),
+        cell(f.control.code if f.control else "\u2014"),
+        cell(person(f.owner)),
+        cell(f.due_on, "status-fail" if f.closed_at is None and f.due_on < today else ""),
+        cell(f.closed_at, "" if f.closed_at else "status-fail"),
     ]
 
 
@@ -486,7 +501,10 @@ def _audit_detail(a: models.InternalAudit) -> dict[str, Any]:
                 ["Finding", "Severity", "Control", "Owner", "Due", "Closed", "Closure"],
                 [
                     [
-                        cell(f.title),
+                        cell(
+                            f.title,
+                            url=reverse("governance-detail", args=["findings", f.public_id]),
+                        ),
                         cell(f.get_severity_display()),
                         cell(f.control.code if f.control else "\u2014"),
                         cell(person(f.owner)),
@@ -501,6 +519,22 @@ def _audit_detail(a: models.InternalAudit) -> dict[str, Any]:
                 ],
             ),
         ],
+    }
+
+
+def _finding_detail(f: models.AuditFinding) -> dict[str, Any]:
+    return {
+        "fields": [
+            ("Audit", f.audit.title),
+            ("Severity", f.get_severity_display()),
+            ("Control", f.control.code if f.control else "\u2014"),
+            ("Owner", person(f.owner)),
+            ("Opened", _text(f.opened_at)),
+            ("Due", _text(f.due_on)),
+            ("Closed", _text(f.closed_at) if f.closed_at else "open"),
+        ],
+        "body": f.closure_note,
+        "sections": [],
     }
 
 
@@ -610,6 +644,16 @@ REGISTERS: dict[str, Register] = {
             _audit_detail,
         ),
         Register(
+            "findings",
+            "Audit findings",
+            "What the internal audits found, each tracked to closure with a note.",
+            selectors.finding_list,
+            ("Finding", "Audit", "Severity", "Control", "Owner", "Due", "Closed"),
+            _finding_cells,
+            lambda pk: selectors.finding_get(public_id=pk),
+            _finding_detail,
+        ),
+        Register(
             "walkthroughs",
             "Auditor walkthroughs",
             "Walkthrough sessions for the external auditor, per control.",
@@ -629,6 +673,14 @@ REGISTERS: dict[str, Register] = {
 def _require_view(request: HttpRequest) -> None:
     if not user_may(request.user, VIEW):
         raise PermissionDenied
+
+
+def _auditor_view_record(request: HttpRequest, subject: str) -> None:
+    """Record an auditor's look at a governance page as the evidence room
+    records its own: the registers are evidence an auditor reads. A member's
+    everyday reading of them is not an auditor's view and is not recorded."""
+    if user_is_auditor(request.user):
+        evidence_viewed_record(request.user, f"governance:{subject}", None)
 
 
 def _register(slug: str) -> Register:
@@ -663,6 +715,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "heatmap": selectors.risk_heatmap_rows(),
         "kpi": selectors.finding_closure_kpi(),
     }
+    _auditor_view_record(request, "index")
     return render(request, "governance/index.html", context)
 
 
@@ -685,6 +738,7 @@ def register_list(request: HttpRequest, register: str) -> HttpResponse:
         "page": page,
         "heatmap": selectors.risk_heatmap_rows() if spec.slug == "risks" else None,
     }
+    _auditor_view_record(request, spec.slug)
     return render(request, "governance/register_list.html", context)
 
 
@@ -703,6 +757,7 @@ def register_detail(request: HttpRequest, register: str, public_id: Any) -> Http
         "actions": _actions(request, spec, obj),
         **spec.detail(obj),
     }
+    _auditor_view_record(request, f"{spec.slug}:{obj.public_id}")
     return render(request, "governance/register_detail.html", context)
 
 

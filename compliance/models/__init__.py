@@ -13,6 +13,7 @@ from compliance.models.controls import (
     Severity,
 )
 from compliance.models.evidence_room import (
+    AuditLiaison,
     EvidenceRequest,
     EvidenceResponseFile,
 )
@@ -61,6 +62,7 @@ from compliance.models.runs import (
 )
 
 __all__ = [
+    "AuditLiaison",
     "EvidenceRequest",
     "EvidenceResponseFile",
     "ActionItem",

@@ -14,6 +14,24 @@ def evidence_response_upload_to(instance: EvidenceResponseFile, filename: str) -
     return f"evidence-requests/{instance.request_id}/{timezone.now():%Y/%m}/{filename}"
 
 
+class AuditLiaison(models.Model):
+    """The member an organization designates to answer auditors' evidence
+    requests. A new request is assigned to whoever holds the designation
+    when it is asked; one designation per organization."""
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="audit_liaison"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    designated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    designated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"audit liaison of {self.organization_id}"
+
+
 class EvidenceRequest(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -30,6 +48,9 @@ class EvidenceRequest(models.Model):
     question = models.TextField()
     due_on = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # The liaison the request is assigned to, and the only person who may
+    # answer it: the designated liaison when it was asked, or whoever an
+    # admin reassigned it to. Empty while no liaison is designated.
     liaison = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

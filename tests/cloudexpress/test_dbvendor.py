@@ -182,3 +182,14 @@ def test_any_of_matches_like_in_with_one_parameter(using: str) -> None:
     # Nine values, one bound parameter.
     _, params = queryset.query.get_compiler(using).as_sql()
     assert len(params) == 1
+
+
+def test_sqlite_median_matches_statistics_median() -> None:
+    with connections["sqlite"].cursor() as cursor:
+        cursor.execute(
+            "SELECT MEDIAN(v) FROM (SELECT 1 AS v UNION ALL SELECT 4 UNION ALL SELECT 3 "
+            "UNION ALL SELECT 10.5 UNION ALL SELECT NULL)"
+        )
+        assert cursor.fetchone() == (3.5,)
+        cursor.execute("SELECT MEDIAN(v) FROM (SELECT NULL AS v)")
+        assert cursor.fetchone() == (None,)

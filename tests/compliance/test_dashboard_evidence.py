@@ -14,8 +14,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.services import roles_builtin_ensure
-from audit.models import SecurityEvent
-from compliance.models import Attestation, Control, EvidenceRequest
+from audit.models import AuditLogEntry, SecurityEvent
+from compliance.models import Attestation, AuditLiaison, Control, EvidenceRequest
 from compliance.runs import checks_run
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -40,6 +40,26 @@ def person(organization: Any, kind: str, **membership: Any) -> tuple[Any, Any, C
     client = Client()
     client.force_login(user)
     return user, row, client
+
+
+def designate(client: Client, liaison: Any) -> None:
+    """Designate ``liaison`` as an admin does, from the requests page."""
+    response = client.post("/evidence/liaison", {"liaison": liaison.email})
+    assert response.status_code == 302, response.content.decode()
+
+
+def ask(client: Client, question: str = "Last restore test report?", days: int = 7) -> Any:
+    due = (timezone.localdate() + timedelta(days=days)).isoformat()
+    response = client.post(
+        "/evidence/requests/", {"control": "CX-BCK-01", "question": question, "due_on": due}
+    )
+    assert response.status_code == 302
+    return EvidenceRequest.objects.get(question=question)
+
+
+def answer(client: Client, request: Any, content: bytes = b"restored OK", **extra: Any) -> Any:
+    data = {"note": "Attached.", "files": SimpleUploadedFile("restore.txt", content)}
+    return client.post(f"/evidence/requests/{request.public_id}/answer", data, **extra)
 
 
 def _events(event_type: str, user: Any) -> list[SecurityEvent]:
@@ -102,7 +122,8 @@ def test_auditor_access_ends_when_the_membership_expires(operator: Any) -> None:
 
 def test_request_is_asked_answered_with_a_file_and_closed(operator: Any) -> None:
     auditor, _, auditor_client = person(operator, "auditor")
-    _, _, liaison_client = person(operator, "admin")
+    liaison, _, liaison_client = person(operator, "admin")
+    designate(liaison_client, liaison)
     due = (timezone.localdate() + timedelta(days=7)).isoformat()
 
     asked = auditor_client.post(
@@ -172,7 +193,8 @@ def test_auditor_views_of_requests_and_of_a_control_page_are_security_events(
 def test_a_refused_answer_or_closure_is_shown_not_a_server_error(operator: Any) -> None:
     auditor, _, auditor_client = person(operator, "auditor")
     _, _, other_auditor = person(operator, "auditor")
-    _, _, liaison_client = person(operator, "admin")
+    liaison, _, liaison_client = person(operator, "admin")
+    designate(liaison_client, liaison)
     due = (timezone.localdate() + timedelta(days=7)).isoformat()
     auditor_client.post(
         "/evidence/requests/", {"control": "CX-BCK-01", "question": "Restores?", "due_on": due}
@@ -199,3 +221,167 @@ def test_a_refused_answer_or_closure_is_shown_not_a_server_error(operator: Any) 
     assert "This request is closed." in late.content.decode()
     request.refresh_from_db()
     assert (request.status, request.answer_note) == (EvidenceRequest.Status.CLOSED, "")
+
+
+# --- The audit liaison ----------------------------------------------------------
+
+
+def test_the_designated_liaison_is_assigned_new_requests_and_answers_them(
+    operator: Any,
+) -> None:
+    _, _, owner_client = person(operator, "owner")
+    liaison, _, liaison_client = person(operator, "admin")
+    _, _, auditor_client = person(operator, "auditor")
+    designate(owner_client, liaison)
+
+    request = ask(auditor_client)
+    assert request.liaison == liaison
+    # Asked today, due in 7 days: not overdue. Ten days on, it is.
+    EvidenceRequest.objects.filter(pk=request.pk).update(
+        due_on=timezone.localdate() - timedelta(days=3)
+    )
+    listing = auditor_client.get("/evidence/requests/").content.decode()
+    assert f'<td class="request-liaison">{liaison.email}</td>' in listing
+    assert (timezone.localdate() - timedelta(days=3)).isoformat() in listing
+    assert 'class="status-fail">overdue<' in listing
+
+    assert answer(liaison_client, request).status_code == 302
+    request.refresh_from_db()
+    assert (request.status, request.liaison) == (EvidenceRequest.Status.ANSWERED, liaison)
+    assert request.files.get().uploaded_by == liaison
+
+
+def test_an_admin_who_is_not_the_assigned_liaison_cannot_answer(operator: Any) -> None:
+    liaison, _, liaison_client = person(operator, "admin")
+    other, _, other_client = person(operator, "admin")
+    _, _, auditor_client = person(operator, "auditor")
+    designate(other_client, liaison)
+    first = ask(auditor_client, "Restore report?")
+    second = ask(auditor_client, "Backup encryption?")
+
+    # The assigned liaison answers the first request...
+    assert answer(liaison_client, first).status_code == 302
+    first.refresh_from_db()
+    assert first.status == EvidenceRequest.Status.ANSWERED
+
+    # ...the same action by another admin, who holds evidence.upload too, is
+    # refused with a message, and nothing of the answer is stored.
+    page = answer(other_client, second, b"not mine to send", follow=True)
+    assert page.status_code == 200
+    assert "Only the audit liaison assigned to this request answers it." in page.content.decode()
+    second.refresh_from_db()
+    assert (second.status, second.answer_note, second.answered_at) == (
+        EvidenceRequest.Status.OPEN,
+        "",
+        None,
+    )
+    assert not second.files.exists()
+    # The other admin is offered no answer form for it either.
+    assert f"/evidence/requests/{second.public_id}/answer" not in page.content.decode()
+
+
+def test_an_admin_reassigns_a_request_to_another_member(operator: Any) -> None:
+    admin, _, admin_client = person(operator, "admin")
+    liaison, _, liaison_client = person(operator, "admin")
+    deputy, _, deputy_client = person(operator, "admin")
+    _, _, auditor_client = person(operator, "auditor")
+    designate(admin_client, liaison)
+    request = ask(auditor_client)
+
+    reassign = f"/evidence/requests/{request.public_id}/reassign"
+    assert admin_client.post(reassign, {"liaison": deputy.email}).status_code == 302
+    request.refresh_from_db()
+    assert request.liaison == deputy
+    changed = SecurityEvent.objects.get(
+        event_type=SecurityEvent.Type.SETTINGS_CHANGED, detail__setting="evidence_request_liaison"
+    )
+    assert (changed.actor_id, changed.target_user_id) == (admin.pk, deputy.pk)
+
+    # The former liaison is refused; the new one answers.
+    refused = answer(liaison_client, request, follow=True)
+    assert "Only the audit liaison assigned" in refused.content.decode()
+    assert answer(deputy_client, request).status_code == 302
+    request.refresh_from_db()
+    assert request.status == EvidenceRequest.Status.ANSWERED
+
+    # Reassigning to someone outside the organization is a message, not a 500.
+    outsider = UserFactory()
+    page = admin_client.post(reassign, {"liaison": outsider.email}, follow=True)
+    assert page.status_code == 200
+    assert "is not a current member" in page.content.decode()
+    request.refresh_from_db()
+    assert request.liaison == deputy
+
+
+def test_designating_a_non_member_shows_an_error_beside_the_field(operator: Any) -> None:
+    admin, _, admin_client = person(operator, "admin")
+    liaison, _, _ = person(operator, "admin")
+    plain, _, _ = person(operator, "member")
+    outsider = UserFactory()
+    stranger_org = OrganizationFactory()
+    foreign_admin = UserFactory()
+    MembershipFactory(
+        user=foreign_admin, organization=stranger_org, role=roles_builtin_ensure()["admin"]
+    )
+
+    for email, error in (
+        (outsider.email, "is not a current member"),
+        (foreign_admin.email, "is not a current member"),
+        (plain.email, "does not hold &#x27;evidence.upload&#x27;"),
+    ):
+        page = admin_client.post("/evidence/liaison", {"liaison": email})
+        assert page.status_code == 200
+        html = page.content.decode()
+        form = html[html.index('id="liaison-form"') :]
+        assert 'class="errorlist' in form and error in form, email
+        assert not AuditLiaison.objects.exists()
+
+    # A valid designation, then a change, each audited.
+    designate(admin_client, admin)
+    designate(admin_client, liaison)
+    assert AuditLiaison.objects.get().user == liaison
+    changes = SecurityEvent.objects.filter(
+        event_type=SecurityEvent.Type.SETTINGS_CHANGED, detail__setting="audit_liaison"
+    ).order_by("pk")
+    assert [(e.actor_id, e.detail["previous_user"], e.detail["user"]) for e in changes] == [
+        (admin.pk, None, admin.pk),
+        (admin.pk, admin.pk, liaison.pk),
+    ]
+    assert (
+        AuditLogEntry.objects.filter(content_type__model="auditliaison", actor_id=admin.pk).count()
+        == 2
+    )
+
+
+def test_an_auditor_can_neither_designate_nor_answer(operator: Any) -> None:
+    auditor, _, auditor_client = person(operator, "auditor")
+    liaison, _, liaison_client = person(operator, "admin")
+    designate(liaison_client, liaison)
+    request = ask(auditor_client)
+
+    assert auditor_client.post("/evidence/liaison", {"liaison": auditor.email}).status_code == 403
+    reassign = f"/evidence/requests/{request.public_id}/reassign"
+    assert auditor_client.post(reassign, {"liaison": auditor.email}).status_code == 403
+    assert answer(auditor_client, request).status_code == 403
+    # Nor can an admin make the auditor the liaison: the role is read-only.
+    page = liaison_client.post("/evidence/liaison", {"liaison": auditor.email})
+    assert "does not hold" in page.content.decode()
+
+    request.refresh_from_db()
+    assert (request.liaison, request.status) == (liaison, EvidenceRequest.Status.OPEN)
+    assert AuditLiaison.objects.get().user == liaison
+    listing = auditor_client.get("/evidence/requests/").content.decode()
+    assert 'id="liaison-form"' not in listing and "/reassign" not in listing
+
+
+def test_requests_asked_before_any_designation_go_to_the_first_liaison(operator: Any) -> None:
+    liaison, _, liaison_client = person(operator, "admin")
+    _, _, auditor_client = person(operator, "auditor")
+    request = ask(auditor_client)
+    assert request.liaison is None
+    refused = answer(liaison_client, request, follow=True)
+    assert "No audit liaison is assigned to this request yet." in refused.content.decode()
+
+    designate(liaison_client, liaison)
+    request.refresh_from_db()
+    assert request.liaison == liaison

@@ -288,11 +288,16 @@ def test_files_answering_an_auditor_request_are_in_the_pack_manifest(
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from compliance.dashboard.evidence import evidence_request_answer, evidence_request_create
+    from compliance.dashboard.evidence import (
+        audit_liaison_designate,
+        evidence_request_answer,
+        evidence_request_create,
+    )
 
     settings.MEDIA_ROOT = tmp_path
     auditor, _ = _member(operator, "auditor")
     liaison, _ = _member(operator, "admin")
+    audit_liaison_designate(email=liaison.email, actor=liaison)
     checks_run()
     request = evidence_request_create(
         user=auditor,

@@ -16,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from audit.models import SecurityEvent
 from compliance import models
 from compliance.governance.views import REGISTERS
 from tests.compliance import governance_factories as gf
@@ -180,3 +181,60 @@ def test_overview_page_runs_constant_queries(viewer_client: Client) -> None:
     for index in range(1, 4):
         _add_rows(index)
     assert _count(viewer_client, "/governance/") == before
+
+
+def _viewed(user: Any) -> list[str]:
+    return [
+        event.detail["subject"]
+        for event in SecurityEvent.objects.filter(
+            event_type=SecurityEvent.Type.EVIDENCE_VIEWED, actor_id=user.pk
+        ).order_by("pk")
+    ]
+
+
+def test_auditor_views_of_audits_and_findings_are_security_events(client: Client) -> None:
+    finding = gf.FindingFactory(control=models.Control.objects.get(code="CX-ATH-01"))
+    audit = finding.audit
+    auditor = gf.member(role="auditor").user
+    client.force_login(auditor)
+
+    audit_page = client.get(f"/governance/audits/{audit.public_id}/")
+    assert audit_page.status_code == 200
+    # The audit's page links each finding to its own page.
+    assert f'href="/governance/findings/{finding.public_id}/"' in audit_page.content.decode()
+    assert client.get("/governance/audits/").status_code == 200
+    finding_page = client.get(f"/governance/findings/{finding.public_id}/")
+    assert finding_page.status_code == 200
+    assert finding.title in finding_page.content.decode()
+
+    assert _viewed(auditor) == [
+        f"governance:audits:{audit.public_id}",
+        "governance:audits",
+        f"governance:findings:{finding.public_id}",
+    ]
+
+
+def test_a_members_or_admins_view_is_not_recorded_as_an_auditor_view(client: Client) -> None:
+    finding = gf.FindingFactory()
+    for role in ("member", "admin"):
+        user = gf.member(role=role).user
+        client.force_login(user)
+        for url in (
+            "/governance/audits/",
+            f"/governance/audits/{finding.audit.public_id}/",
+            "/governance/findings/",
+            f"/governance/findings/{finding.public_id}/",
+        ):
+            assert client.get(url).status_code == 200, (role, url)
+        assert _viewed(user) == [], role
+
+
+def test_the_evidence_room_links_the_audit_findings(client: Client) -> None:
+    finding = gf.FindingFactory()
+    client.force_login(gf.member(role="auditor").user)
+
+    room = client.get("/evidence/").content.decode()
+    match = re.search(r'id="link-audit-findings" href="([^"]+)"', room)
+    assert match is not None
+    findings = client.get(match.group(1)).content.decode()
+    assert f'href="/governance/findings/{finding.public_id}/"' in findings

@@ -9,10 +9,10 @@ import socket
 import subprocess
 import time
 import urllib.request
-from urllib.parse import parse_qs, urlsplit
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
