@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from cloudexpress.api.exceptions import ServiceError
 from compliance import attestations
 from compliance.models import ActionItem, Attestation, Control, Criterion, Framework, Run
 
@@ -54,16 +55,34 @@ class AttestationAdmin(admin.ModelAdmin):
         "expires_at",
     )
     list_filter = ("classification",)
-    readonly_fields = ("sha256", "size", "reviewed_at", "created_at")
-    exclude = ("reviewed_by",)
+    # Who attested is whoever adds it, never chosen from a list; the review
+    # goes through the service (the action below) so nobody reviews their own.
+    readonly_fields = ("attested_by", "sha256", "size", "reviewed_by", "reviewed_at", "created_at")
+    actions = ("review_selected",)
 
     def save_model(self, request: HttpRequest, obj: Attestation, form: Any, change: bool) -> None:
-        # The digest is always taken from the stored bytes, never typed in;
-        # the review goes through the service so nobody reviews their own.
+        if not change:
+            obj.attested_by = request.user
+        # The digest is always taken from the stored bytes, never typed in.
         if "file" in form.changed_data or not obj.sha256:
             obj.sha256, obj.size = attestations._digest(obj.file)
             obj.file_name = obj.file_name or obj.file.name.rsplit("/", 1)[-1]
         super().save_model(request, obj, form, change)
+
+    @admin.action(description="Review the selected attestations", permissions=["change"])
+    def review_selected(self, request: HttpRequest, queryset: Any) -> None:
+        reviewed = 0
+        for attestation in queryset:
+            try:
+                attestations.attestation_review(attestation=attestation, reviewer=request.user)
+            except ServiceError as exc:
+                self.message_user(
+                    request, f"{attestation.file_name}: {exc.detail}", level=messages.ERROR
+                )
+            else:
+                reviewed += 1
+        if reviewed:
+            self.message_user(request, f"{reviewed} attestation(s) reviewed.")
 
 
 @admin.register(ActionItem)

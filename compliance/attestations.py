@@ -70,15 +70,23 @@ def attestation_create(
 
 @transaction.atomic
 def attestation_review(*, attestation: Attestation, reviewer: Any) -> Attestation:
-    """Record the review by a second person; nobody reviews their own."""
+    """Record the review by a second person; nobody reviews their own, and
+    an attestation is reviewed once (two reviewers at once: the row lock
+    lets the first through and tells the second)."""
     if reviewer.pk == attestation.attested_by_id:
         raise ServiceError(
             "The person who attests cannot review their own attestation.",
             code="self_review",
             status_code=403,
         )
-    attestation.reviewed_by = reviewer
-    attestation.reviewed_at = timezone.now()
-    attestation.save(update_fields=["reviewed_by", "reviewed_at"])
+    locked = Attestation.objects.select_for_update().get(pk=attestation.pk)
+    if locked.reviewed_at is not None:
+        raise ServiceError(
+            "This attestation was already reviewed.", code="already_reviewed", status_code=409
+        )
+    locked.reviewed_by = reviewer
+    locked.reviewed_at = timezone.now()
+    locked.save(update_fields=["reviewed_by", "reviewed_at"])
+    attestation.reviewed_by, attestation.reviewed_at = reviewer, locked.reviewed_at
     logger.info("attestation.reviewed", extra={"attestation_id": attestation.pk})
     return attestation

@@ -67,6 +67,9 @@ def control_detail(request: HttpRequest, code: str) -> HttpResponse:
     # The page shows the checks' evidence and the attestations with their
     # hashes, as the evidence room does, so reading it is recorded the same way.
     evidence_viewed_record(request.user, f"control:{code}", None)
+    from compliance.dashboard.attestation_views import AttestationForm, control_page_permissions
+
+    context.update(control_page_permissions(request.user), attest_form=AttestationForm())
     return render(request, "dashboard/control_detail.html", context)
 
 
