@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery.schedules import crontab, schedule
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -24,7 +23,6 @@ from compliance.models import (
     Control,
     ControlScore,
     CriterionScore,
-    JobRun,
     Result,
     Run,
 )
@@ -37,8 +35,6 @@ ALERTS_SHOWN = 10
 # Alert statuses that are no longer active, whatever detection calls them.
 ALERT_CLOSED = ("closed", "resolved", "dismissed", "false_positive")
 INCIDENT_CLOSED = ("closed", "resolved")
-# Beat entries whose JobRun rows carry another job name.
-JOB_NAMES = {"compliance-run-checks": "compliance.run_checks"}
 
 
 def _full_runs() -> Any:
@@ -243,40 +239,16 @@ def action_items_by_owner(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(owners.values(), key=lambda entry: entry["next_due"])
 
 
-def _next_run(entry: dict[str, Any], last: datetime | None, now: datetime) -> datetime:
-    """When beat runs the entry next: never run means due now."""
-    every = entry["schedule"]
-    sched = every if isinstance(every, schedule | crontab) else schedule(float(every))
-    if last is None:
-        return now
-    remaining = sched.remaining_estimate(last)
-    return now + max(remaining, timedelta(0))
+def scheduled_jobs(*, now: datetime | None = None) -> list[Any]:
+    """Every beat entry with its next run, soonest first (one query).
 
-
-def scheduled_jobs(*, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every beat entry with its last JobRun and its next run time (one query)."""
-    from cloudexpress.beat import BEAT_SCHEDULE
+    The operations page computes the same table; both read it from
+    ``cloudexpress.operations`` so the two pages never disagree.
+    """
+    from cloudexpress import operations
 
     now = now or timezone.now()
-    names = {key: str(entry["task"]) for key, entry in BEAT_SCHEDULE.items()}
-    last_runs = dict(
-        JobRun.objects.filter(job__in={*names.values(), *names.keys()})
-        .values_list("job")
-        .annotate(last=Max("started_at"))
-        .values_list("job", "last")
-    )
-    jobs = []
-    for key, entry in BEAT_SCHEDULE.items():
-        last = last_runs.get(names[key]) or last_runs.get(key)
-        jobs.append(
-            {
-                "name": key,
-                "task": names[key],
-                "last_run": last,
-                "next_run": _next_run(entry, last, now),
-            }
-        )
-    return sorted(jobs, key=lambda job: job["next_run"])
+    return operations.scheduled_jobs(operations.job_last_times(), now)
 
 
 INCIDENT_DAYS = 90

@@ -340,3 +340,36 @@ def test_each_criterion_s_passing_count_links_to_its_passing_controls(officer: C
     for href, count in links:
         page = officer.get(href.replace("&amp;", "&")).content.decode()
         assert page.count('class="control-row"') == int(count), href
+
+
+def _jobs_table(html: str) -> dict[str, str]:
+    table = html[html.index('id="table-jobs"') :].split("</table>")[0]
+    rows = re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', table, re.S)
+    return {name: re.findall(r"<td>([^<]*)</td>", cells)[-1] for name, cells in rows}
+
+
+def test_jobs_that_never_ran_show_the_next_run_the_operations_page_shows(
+    officer: Client,
+) -> None:
+    import time_machine
+
+    from cloudexpress.operations import job_last_times, scheduled_jobs
+
+    checks_run()
+    JobRun.objects.all().delete()
+    # 20:00 UTC: retention's next slot (02:30) is tomorrow, never "now".
+    at = timezone.now().replace(hour=20, minute=0, second=0, microsecond=0)
+    with time_machine.travel(at, tick=False):
+        html = officer.get("/dashboard/").content.decode()
+        expected = {job.name: job for job in scheduled_jobs(job_last_times(), timezone.now())}
+
+    shown = _jobs_table(html)
+    assert set(shown) == set(expected)
+    tomorrow = (at + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert shown["retention"] == f"{tomorrow} 02:30 UTC"
+    for name, job in expected.items():
+        if job.next_at is None:
+            # An interval job that never ran waits for beat's first tick.
+            assert shown[name] == "at beat's first tick", name
+        else:
+            assert shown[name] == job.next_at.strftime("%Y-%m-%d %H:%M UTC"), name
