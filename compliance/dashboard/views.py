@@ -73,8 +73,9 @@ def control_detail(request: HttpRequest, code: str) -> HttpResponse:
 @controls_view_required
 def gaps(request: HttpRequest) -> HttpResponse:
     run = latest_full_run()
-    # The dashboard's per-owner figures link here with ?owner= (and
-    # &overdue=1), so each lists exactly the items it counted.
+    # The dashboard's overdue figure links here with ?overdue=1 and its
+    # per-owner figures with ?owner= (and &overdue=1), so each lists exactly
+    # the items it counted.
     owner = request.GET.get("owner", "")[:254]
     overdue_only = request.GET.get("overdue") == "1"
     items = [

@@ -373,3 +373,17 @@ def test_jobs_that_never_ran_show_the_next_run_the_operations_page_shows(
             assert shown[name] == "at beat's first tick", name
         else:
             assert shown[name] == job.next_at.strftime("%Y-%m-%d %H:%M UTC"), name
+
+
+def test_overdue_figure_links_to_exactly_the_overdue_items(officer: Client) -> None:
+    checks_run()
+    items = ActionItem.objects.exclude(status="closed").order_by("pk")
+    assert items.count() > 2
+    overdue_ids = list(items.values_list("pk", flat=True)[:2])
+    ActionItem.objects.filter(pk__in=overdue_ids).update(due_at=timezone.now() - timedelta(days=3))
+    html = officer.get("/dashboard/").content.decode()
+
+    assert _figure(html, "figure-overdue") == "2"
+    page = officer.get(_href(html, "figure-overdue")).content.decode()
+    assert page.count('class="item-row') == 2
+    assert page.count('class="item-row overdue"') == 2
