@@ -310,6 +310,41 @@ def incidents_for_kpi(
     ]
 
 
+FINDING_STATUSES = ("closed", "open", "overdue")
+
+
+def findings_for_kpi(
+    *, status: str = "closed", now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The audit findings the closure figures count, one query.
+
+    ``finding_closure_kpi`` (governance) reads every finding: its mean is over
+    the closed ones, and it counts the open ones and those past their due
+    date apart. Each list here holds exactly the rows behind one figure,
+    with each closed finding's days from opening to closure as the KPI
+    computes them.
+    """
+    from compliance.models.governance import AuditFinding
+
+    today = (now or timezone.now()).date()
+    findings = AuditFinding.objects.select_related("audit", "owner")
+    if status == "closed":
+        findings = findings.filter(closed_at__isnull=False).order_by("-closed_at", "-id")
+    else:
+        findings = findings.filter(closed_at__isnull=True).order_by("due_on", "id")
+        if status == "overdue":
+            findings = findings.filter(due_on__lt=today)
+    return [
+        {
+            "finding": finding,
+            "days": round((finding.closed_at - finding.opened_at).total_seconds() / 86400, 1)
+            if finding.closed_at
+            else None,
+        }
+        for finding in findings
+    ]
+
+
 def dashboard_page(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the executive dashboard shows, from stored rows."""
     from compliance import charts

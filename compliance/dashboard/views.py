@@ -119,3 +119,19 @@ def incidents(request: HttpRequest) -> HttpResponse:
         "rows": selectors.incidents_for_kpi(resolved_only=status == "resolved"),
     }
     return render(request, "dashboard/incidents.html", context)
+
+
+@controls_view_required
+def findings(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "closed")
+    if status not in selectors.FINDING_STATUSES:
+        raise Http404("unknown status")
+    rows = selectors.findings_for_kpi(status=status)
+    days = [row["days"] for row in rows if row["days"] is not None]
+    context = {
+        "status": status,
+        "rows": rows,
+        # Recomputed from the rows listed, so a reader can check the figure.
+        "mean_days": round(sum(days) / len(days), 1) if days else None,
+    }
+    return render(request, "dashboard/findings.html", context)

@@ -387,3 +387,63 @@ def test_overdue_figure_links_to_exactly_the_overdue_items(officer: Client) -> N
     page = officer.get(_href(html, "figure-overdue")).content.decode()
     assert page.count('class="item-row') == 2
     assert page.count('class="item-row overdue"') == 2
+
+
+def test_finding_closure_links_to_the_findings_it_is_computed_from(officer: Client) -> None:
+    from tests.compliance.governance_factories import FindingFactory
+
+    checks_run()
+    now = timezone.now()
+    # Closed after 2, 4 and 9 days: a mean of 5.0; one open and overdue,
+    # one open and not yet due.
+    for days in (2, 4, 9):
+        FindingFactory(
+            opened_at=now - timedelta(days=20), closed_at=now - timedelta(days=20 - days)
+        )
+    FindingFactory(opened_at=now - timedelta(days=40), due_on=(now - timedelta(days=5)).date())
+    FindingFactory(opened_at=now - timedelta(days=1))
+    html = officer.get("/dashboard/").content.decode()
+
+    assert _figure(html, "figure-finding-closure") == "5.0 days"
+    closed = officer.get(_href(html, "figure-finding-closure")).content.decode()
+    rows = re.findall(
+        r'<tr class="finding-row">.*?<td class="opened">(\d{4}-\d\d-\d\d \d\d:\d\d)</td>'
+        r'<td class="closed">(\d{4}-\d\d-\d\d \d\d:\d\d)</td><td class="days">([\d.]+)</td>',
+        closed,
+        re.S,
+    )
+    assert sorted(float(days) for _, _, days in rows) == [2.0, 4.0, 9.0]
+    assert sum(float(days) for _, _, days in rows) / len(rows) == 5.0
+    assert _figure(closed, "row-count") == "3"
+
+    for figure, count in (
+        ("figure-findings-closed", 3),
+        ("figure-findings-open", 2),
+        ("figure-findings-overdue", 1),
+    ):
+        assert int(_figure(html, figure)) == count, figure
+        page = officer.get(_href(html, figure))
+        assert page.status_code == 200, figure
+        assert page.content.decode().count('class="finding-row"') == count, figure
+
+
+def test_findings_list_runs_the_same_queries_for_few_and_many_findings(
+    officer: Client,
+) -> None:
+    from tests.compliance.governance_factories import FindingFactory
+
+    now = timezone.now()
+    paths = [f"/dashboard/findings/?status={status}" for status in ("closed", "open", "overdue")]
+    opened = now - timedelta(days=30)
+    FindingFactory(opened_at=opened, closed_at=now)
+    _queries(officer, paths[0])
+    few = [_queries(officer, path) for path in paths]
+    for n in range(15):
+        FindingFactory(
+            opened_at=opened,
+            closed_at=now if n % 2 else None,
+            due_on=(now - timedelta(days=n)).date(),
+        )
+    many = [_queries(officer, path) for path in paths]
+
+    assert many == few
