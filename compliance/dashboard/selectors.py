@@ -104,12 +104,26 @@ def alerts_panel() -> dict[str, Any]:
     return {"available": True, "total": total, "alerts": alerts}
 
 
-def alerts_active() -> list[Any]:
-    """Every active alert, for the list the alerts figure links to."""
+def alerts_active() -> list[dict[str, Any]]:
+    """Every active alert, for the list the alerts figure links to (one
+    query): what it is, how severe, where it stands, when it was raised and
+    last seen, and its public id for detection's own alert page."""
     model = _model_or_none("audit", "Alert")
     if model is None:
         return []
-    return list(model.objects.exclude(status__in=ALERT_CLOSED).order_by("-pk"))
+    return [
+        {
+            "public_id": alert.public_id,
+            "title": alert.title or str(alert),
+            "rule": alert.rule,
+            "severity": alert.get_severity_display(),
+            "severity_code": alert.severity,
+            "status": alert.get_status_display(),
+            "raised_at": alert.first_event_at,
+            "last_seen_at": alert.last_event_at,
+        }
+        for alert in model.objects.exclude(status__in=ALERT_CLOSED).order_by("-pk")
+    ]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.authorization import user_has_perm
+from audit.selectors import SECURITY_EVENTS_VIEW
 from compliance.dashboard import selectors
 from compliance.dashboard.evidence import evidence_viewed_record
 from compliance.selectors import latest_full_run
@@ -105,7 +106,13 @@ def heatmap_cell(request: HttpRequest, likelihood: int, impact: int) -> HttpResp
 
 @controls_view_required
 def alerts(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/alerts.html", {"alerts": selectors.alerts_active()})
+    context = {
+        "alerts": selectors.alerts_active(),
+        # Detection's alert pages need their own permission: a viewer
+        # without it is offered no link that would only answer 403.
+        "may_open_alerts": user_has_perm(request.user, SECURITY_EVENTS_VIEW, record_denial=False),
+    }
+    return render(request, "dashboard/alerts.html", context)
 
 
 @controls_view_required

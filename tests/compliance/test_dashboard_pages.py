@@ -447,3 +447,57 @@ def test_findings_list_runs_the_same_queries_for_few_and_many_findings(
     many = [_queries(officer, path) for path in paths]
 
     assert many == few
+
+
+def test_active_alerts_page_shows_each_alert_s_fields_and_links_to_it(operator: Any) -> None:
+    from audit.models import Alert
+
+    checks_run()
+    _detection_rows(3)
+    Alert.objects.filter(title="Burst 2").update(status="resolved")
+    admin = signed_in(operator, "admin")
+    html = admin.get("/dashboard/").content.decode()
+    page = admin.get(_href(html, "figure-alerts")).content.decode()
+
+    rows = re.findall(r'<tr class="alert-row">(.*?)</tr>', page, re.S)
+    assert len(rows) == int(_figure(html, "figure-alerts")) == 2
+    assert "brute_force_ip ip:" not in page
+    for alert in Alert.objects.exclude(status="resolved"):
+        row = next(row for row in rows if f">{alert.title}</a>" in row)
+        assert f'href="/security/alerts/{alert.public_id}/"' in row
+        assert f">{alert.get_severity_display()}<" in row
+        assert f">{alert.get_status_display()}<" in row
+        raised = timezone.localtime(alert.first_event_at).strftime("%Y-%m-%d %H:%M")
+        seen = timezone.localtime(alert.last_event_at).strftime("%Y-%m-%d %H:%M")
+        assert f'<td class="raised">{raised}</td><td class="last-seen">{seen}</td>' in row
+        assert admin.get(f"/security/alerts/{alert.public_id}/").status_code == 200
+
+    # A compliance officer without security_events.view sees the alerts but
+    # is offered no link to pages that would refuse them.
+    listed = signed_in(operator, "member").get("/dashboard/alerts/").content.decode()
+    assert listed.count('class="alert-row"') == 2
+    assert not re.search(r"/security/alerts/[0-9a-f-]{36}/", listed)
+
+
+def test_alerts_list_runs_the_same_queries_for_few_and_many_alerts(officer: Client) -> None:
+    from audit.models import Alert
+
+    def raise_alerts(first: int, count: int) -> None:
+        now = timezone.now()
+        Alert.objects.bulk_create(
+            Alert(
+                rule="permission_denials",
+                key=f"user:{n}",
+                title=f"Repeated permission denials {n}",
+                severity="medium",
+                first_event_at=now,
+                last_event_at=now,
+            )
+            for n in range(first, first + count)
+        )
+
+    raise_alerts(0, 2)
+    _queries(officer, "/dashboard/alerts/")
+    few = _queries(officer, "/dashboard/alerts/")
+    raise_alerts(2, 30)
+    assert _queries(officer, "/dashboard/alerts/") == few
