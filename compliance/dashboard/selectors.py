@@ -381,7 +381,7 @@ def dashboard_page(*, now: datetime | None = None) -> dict[str, Any]:
         else []
     )
     history = [
-        ScorePoint(at=timezone.localtime(started).date(), score=_decimal_percent(value))
+        ScorePoint(at=timezone.localtime(started), score=_decimal_percent(value))
         for started, value in _full_runs()
         .filter(started_at__gte=now - timedelta(days=TREND_DAYS))
         .order_by("started_at")
