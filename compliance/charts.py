@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -185,15 +186,25 @@ def score_trend_chart(history: Sequence[ScorePoint]) -> Chart:
     chart = pygal.Line(
         title="Compliance score over time", range=(0, 100), x_label_rotation=30, **CHART_OPTIONS
     )
-    chart.x_labels = [point.at.isoformat() for point in history]
+    labels = [_point_label(point) for point in history]
+    chart.x_labels = labels
     chart.add("Score (%)", [float(point.score) for point in history])
     return Chart(
         slug="score-trend",
         title="Compliance score over time",
         svg=_static_svg(chart.render()),
-        columns=("Date", "Score"),
-        rows=tuple((point.at.isoformat(), _percent(point.score)) for point in history),
+        columns=("Run started", "Score"),
+        rows=tuple(
+            (label, _percent(point.score)) for label, point in zip(labels, history, strict=True)
+        ),
     )
+
+
+def _point_label(point: ScorePoint) -> str:
+    """A run's start to the minute, so two runs of one day read apart."""
+    if isinstance(point.at, datetime):
+        return point.at.strftime("%Y-%m-%d %H:%M")
+    return point.at.isoformat()
 
 
 def category_bars_chart(categories: Sequence[NamedScore]) -> Chart:

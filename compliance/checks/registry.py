@@ -111,6 +111,13 @@ class CheckSpec:
 _REGISTRY: dict[str, CheckSpec] = {}
 
 
+def _title(function: CheckFunction, check_id: str) -> str:
+    """The docstring's whole first paragraph on one line: a title cut at the
+    first line break stops mid-sentence wherever the docstring wrapped."""
+    paragraph = (function.__doc__ or check_id).strip().split("\n\n")[0]
+    return " ".join(paragraph.split())
+
+
 def check(
     check_id: str, *, controls: list[str], weight: int = 1
 ) -> Callable[[CheckFunction], CheckFunction]:
@@ -123,9 +130,13 @@ def check(
     def register(function: CheckFunction) -> CheckFunction:
         if check_id in _REGISTRY and _REGISTRY[check_id].function is not function:
             raise ImproperlyConfigured(f"two checks are registered as {check_id}")
-        doc = (function.__doc__ or check_id).strip().splitlines()[0]
         _REGISTRY[check_id] = CheckSpec(
-            check_id, function, tuple(controls), weight, doc, function.__module__
+            check_id,
+            function,
+            tuple(controls),
+            weight,
+            _title(function, check_id),
+            function.__module__,
         )
         return function
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery.schedules import crontab, schedule
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -24,7 +23,6 @@ from compliance.models import (
     Control,
     ControlScore,
     CriterionScore,
-    JobRun,
     Result,
     Run,
 )
@@ -37,8 +35,6 @@ ALERTS_SHOWN = 10
 # Alert statuses that are no longer active, whatever detection calls them.
 ALERT_CLOSED = ("closed", "resolved", "dismissed", "false_positive")
 INCIDENT_CLOSED = ("closed", "resolved")
-# Beat entries whose JobRun rows carry another job name.
-JOB_NAMES = {"compliance-run-checks": "compliance.run_checks"}
 
 
 def _full_runs() -> Any:
@@ -108,12 +104,26 @@ def alerts_panel() -> dict[str, Any]:
     return {"available": True, "total": total, "alerts": alerts}
 
 
-def alerts_active() -> list[Any]:
-    """Every active alert, for the list the alerts figure links to."""
+def alerts_active() -> list[dict[str, Any]]:
+    """Every active alert, for the list the alerts figure links to (one
+    query): what it is, how severe, where it stands, when it was raised and
+    last seen, and its public id for detection's own alert page."""
     model = _model_or_none("audit", "Alert")
     if model is None:
         return []
-    return list(model.objects.exclude(status__in=ALERT_CLOSED).order_by("-pk"))
+    return [
+        {
+            "public_id": alert.public_id,
+            "title": alert.title or str(alert),
+            "rule": alert.rule,
+            "severity": alert.get_severity_display(),
+            "severity_code": alert.severity,
+            "status": alert.get_status_display(),
+            "raised_at": alert.first_event_at,
+            "last_seen_at": alert.last_event_at,
+        }
+        for alert in model.objects.exclude(status__in=ALERT_CLOSED).order_by("-pk")
+    ]
 
 
 @dataclass(frozen=True)
@@ -243,40 +253,16 @@ def action_items_by_owner(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(owners.values(), key=lambda entry: entry["next_due"])
 
 
-def _next_run(entry: dict[str, Any], last: datetime | None, now: datetime) -> datetime:
-    """When beat runs the entry next: never run means due now."""
-    every = entry["schedule"]
-    sched = every if isinstance(every, schedule | crontab) else schedule(float(every))
-    if last is None:
-        return now
-    remaining = sched.remaining_estimate(last)
-    return now + max(remaining, timedelta(0))
+def scheduled_jobs(*, now: datetime | None = None) -> list[Any]:
+    """Every beat entry with its next run, soonest first (one query).
 
-
-def scheduled_jobs(*, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every beat entry with its last JobRun and its next run time (one query)."""
-    from cloudexpress.beat import BEAT_SCHEDULE
+    The operations page computes the same table; both read it from
+    ``cloudexpress.operations`` so the two pages never disagree.
+    """
+    from cloudexpress import operations
 
     now = now or timezone.now()
-    names = {key: str(entry["task"]) for key, entry in BEAT_SCHEDULE.items()}
-    last_runs = dict(
-        JobRun.objects.filter(job__in={*names.values(), *names.keys()})
-        .values_list("job")
-        .annotate(last=Max("started_at"))
-        .values_list("job", "last")
-    )
-    jobs = []
-    for key, entry in BEAT_SCHEDULE.items():
-        last = last_runs.get(names[key]) or last_runs.get(key)
-        jobs.append(
-            {
-                "name": key,
-                "task": names[key],
-                "last_run": last,
-                "next_run": _next_run(entry, last, now),
-            }
-        )
-    return sorted(jobs, key=lambda job: job["next_run"])
+    return operations.scheduled_jobs(operations.job_last_times(), now)
 
 
 INCIDENT_DAYS = 90
@@ -338,6 +324,41 @@ def incidents_for_kpi(
     ]
 
 
+FINDING_STATUSES = ("closed", "open", "overdue")
+
+
+def findings_for_kpi(
+    *, status: str = "closed", now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The audit findings the closure figures count, one query.
+
+    ``finding_closure_kpi`` (governance) reads every finding: its mean is over
+    the closed ones, and it counts the open ones and those past their due
+    date apart. Each list here holds exactly the rows behind one figure,
+    with each closed finding's days from opening to closure as the KPI
+    computes them.
+    """
+    from compliance.models.governance import AuditFinding
+
+    today = (now or timezone.now()).date()
+    findings = AuditFinding.objects.select_related("audit", "owner")
+    if status == "closed":
+        findings = findings.filter(closed_at__isnull=False).order_by("-closed_at", "-id")
+    else:
+        findings = findings.filter(closed_at__isnull=True).order_by("due_on", "id")
+        if status == "overdue":
+            findings = findings.filter(due_on__lt=today)
+    return [
+        {
+            "finding": finding,
+            "days": round((finding.closed_at - finding.opened_at).total_seconds() / 86400, 1)
+            if finding.closed_at
+            else None,
+        }
+        for finding in findings
+    ]
+
+
 def dashboard_page(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the executive dashboard shows, from stored rows."""
     from compliance import charts
@@ -360,7 +381,7 @@ def dashboard_page(*, now: datetime | None = None) -> dict[str, Any]:
         else []
     )
     history = [
-        ScorePoint(at=timezone.localtime(started).date(), score=_decimal_percent(value))
+        ScorePoint(at=timezone.localtime(started), score=_decimal_percent(value))
         for started, value in _full_runs()
         .filter(started_at__gte=now - timedelta(days=TREND_DAYS))
         .order_by("started_at")

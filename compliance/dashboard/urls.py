@@ -20,4 +20,5 @@ urlpatterns = [
     path("heatmap/<int:likelihood>/<int:impact>/", views.heatmap_cell, name="dashboard-heatmap"),
     path("alerts/", views.alerts, name="dashboard-alerts"),
     path("incidents/", views.incidents, name="dashboard-incidents"),
+    path("findings/", views.findings, name="dashboard-findings"),
 ]

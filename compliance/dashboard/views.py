@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.authorization import user_has_perm
+from audit.selectors import SECURITY_EVENTS_VIEW
 from compliance.dashboard import selectors
 from compliance.dashboard.evidence import evidence_viewed_record
 from compliance.selectors import latest_full_run
@@ -76,8 +77,9 @@ def control_detail(request: HttpRequest, code: str) -> HttpResponse:
 @controls_view_required
 def gaps(request: HttpRequest) -> HttpResponse:
     run = latest_full_run()
-    # The dashboard's per-owner figures link here with ?owner= (and
-    # &overdue=1), so each lists exactly the items it counted.
+    # The dashboard's overdue figure links here with ?overdue=1 and its
+    # per-owner figures with ?owner= (and &overdue=1), so each lists exactly
+    # the items it counted.
     owner = request.GET.get("owner", "")[:254]
     overdue_only = request.GET.get("overdue") == "1"
     items = [
@@ -107,7 +109,13 @@ def heatmap_cell(request: HttpRequest, likelihood: int, impact: int) -> HttpResp
 
 @controls_view_required
 def alerts(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/alerts.html", {"alerts": selectors.alerts_active()})
+    context = {
+        "alerts": selectors.alerts_active(),
+        # Detection's alert pages need their own permission: a viewer
+        # without it is offered no link that would only answer 403.
+        "may_open_alerts": user_has_perm(request.user, SECURITY_EVENTS_VIEW, record_denial=False),
+    }
+    return render(request, "dashboard/alerts.html", context)
 
 
 @controls_view_required
@@ -121,3 +129,19 @@ def incidents(request: HttpRequest) -> HttpResponse:
         "rows": selectors.incidents_for_kpi(resolved_only=status == "resolved"),
     }
     return render(request, "dashboard/incidents.html", context)
+
+
+@controls_view_required
+def findings(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "closed")
+    if status not in selectors.FINDING_STATUSES:
+        raise Http404("unknown status")
+    rows = selectors.findings_for_kpi(status=status)
+    days = [row["days"] for row in rows if row["days"] is not None]
+    context = {
+        "status": status,
+        "rows": rows,
+        # Recomputed from the rows listed, so a reader can check the figure.
+        "mean_days": round(sum(days) / len(days), 1) if days else None,
+    }
+    return render(request, "dashboard/findings.html", context)

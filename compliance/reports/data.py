@@ -101,7 +101,9 @@ class Gap:
 
 @dataclass(frozen=True)
 class ScorePoint:
-    at: date
+    # When the run started: a day has more than one run, and each is its own
+    # point. (A bare date still works, for data with one point a day.)
+    at: datetime | date
     score: Decimal
 
 
@@ -363,7 +365,7 @@ def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
             )
 
     history = tuple(
-        ScorePoint(at=timezone.localtime(started).date(), score=_percent(value))
+        ScorePoint(at=timezone.localtime(started), score=_percent(value))
         for started, value in full_runs.filter(started_at__gte=low, started_at__lt=high)
         .order_by("started_at")
         .values_list("started_at", "score")

@@ -139,9 +139,14 @@ def test_the_page_runs_under_the_strict_content_security_policy(operator: Any) -
     )
 
 
-def test_the_navigation_links_to_the_operations_page(operator: Any) -> None:
-    html = signed_in(operator, "member").get("/").content.decode()
+def test_the_navigation_links_to_the_operations_page_for_those_who_may_open_it(
+    operator: Any,
+) -> None:
+    html = signed_in(operator, "admin").get("/").content.decode()
     assert 'href="/operations/"' in html
+    # A member lacks settings.manage: the page would answer 403.
+    html = signed_in(operator, "member").get("/").content.decode()
+    assert 'href="/operations/"' not in html
 
 
 def _queries(client: Client) -> int:

@@ -340,3 +340,164 @@ def test_each_criterion_s_passing_count_links_to_its_passing_controls(officer: C
     for href, count in links:
         page = officer.get(href.replace("&amp;", "&")).content.decode()
         assert page.count('class="control-row"') == int(count), href
+
+
+def _jobs_table(html: str) -> dict[str, str]:
+    table = html[html.index('id="table-jobs"') :].split("</table>")[0]
+    rows = re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', table, re.S)
+    return {name: re.findall(r"<td>([^<]*)</td>", cells)[-1] for name, cells in rows}
+
+
+def test_jobs_that_never_ran_show_the_next_run_the_operations_page_shows(
+    officer: Client,
+) -> None:
+    import time_machine
+
+    from cloudexpress.operations import job_last_times, scheduled_jobs
+
+    checks_run()
+    JobRun.objects.all().delete()
+    # 20:00 UTC: retention's next slot (02:30) is tomorrow, never "now".
+    at = timezone.now().replace(hour=20, minute=0, second=0, microsecond=0)
+    with time_machine.travel(at, tick=False):
+        html = officer.get("/dashboard/").content.decode()
+        expected = {job.name: job for job in scheduled_jobs(job_last_times(), timezone.now())}
+
+    shown = _jobs_table(html)
+    assert set(shown) == set(expected)
+    tomorrow = (at + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert shown["retention"] == f"{tomorrow} 02:30 UTC"
+    for name, job in expected.items():
+        if job.next_at is None:
+            # An interval job that never ran waits for beat's first tick.
+            assert shown[name] == "at beat's first tick", name
+        else:
+            assert shown[name] == job.next_at.strftime("%Y-%m-%d %H:%M UTC"), name
+
+
+def test_overdue_figure_links_to_exactly_the_overdue_items(officer: Client) -> None:
+    checks_run()
+    items = ActionItem.objects.exclude(status="closed").order_by("pk")
+    assert items.count() > 2
+    overdue_ids = list(items.values_list("pk", flat=True)[:2])
+    ActionItem.objects.filter(pk__in=overdue_ids).update(due_at=timezone.now() - timedelta(days=3))
+    html = officer.get("/dashboard/").content.decode()
+
+    assert _figure(html, "figure-overdue") == "2"
+    page = officer.get(_href(html, "figure-overdue")).content.decode()
+    assert page.count('class="item-row') == 2
+    assert page.count('class="item-row overdue"') == 2
+
+
+def test_finding_closure_links_to_the_findings_it_is_computed_from(officer: Client) -> None:
+    from tests.compliance.governance_factories import FindingFactory
+
+    checks_run()
+    now = timezone.now()
+    # Closed after 2, 4 and 9 days: a mean of 5.0; one open and overdue,
+    # one open and not yet due.
+    for days in (2, 4, 9):
+        FindingFactory(
+            opened_at=now - timedelta(days=20), closed_at=now - timedelta(days=20 - days)
+        )
+    FindingFactory(opened_at=now - timedelta(days=40), due_on=(now - timedelta(days=5)).date())
+    FindingFactory(opened_at=now - timedelta(days=1))
+    html = officer.get("/dashboard/").content.decode()
+
+    assert _figure(html, "figure-finding-closure") == "5.0 days"
+    closed = officer.get(_href(html, "figure-finding-closure")).content.decode()
+    rows = re.findall(
+        r'<tr class="finding-row">.*?<td class="opened">(\d{4}-\d\d-\d\d \d\d:\d\d)</td>'
+        r'<td class="closed">(\d{4}-\d\d-\d\d \d\d:\d\d)</td><td class="days">([\d.]+)</td>',
+        closed,
+        re.S,
+    )
+    assert sorted(float(days) for _, _, days in rows) == [2.0, 4.0, 9.0]
+    assert sum(float(days) for _, _, days in rows) / len(rows) == 5.0
+    assert _figure(closed, "row-count") == "3"
+
+    for figure, count in (
+        ("figure-findings-closed", 3),
+        ("figure-findings-open", 2),
+        ("figure-findings-overdue", 1),
+    ):
+        assert int(_figure(html, figure)) == count, figure
+        page = officer.get(_href(html, figure))
+        assert page.status_code == 200, figure
+        assert page.content.decode().count('class="finding-row"') == count, figure
+
+
+def test_findings_list_runs_the_same_queries_for_few_and_many_findings(
+    officer: Client,
+) -> None:
+    from tests.compliance.governance_factories import FindingFactory
+
+    now = timezone.now()
+    paths = [f"/dashboard/findings/?status={status}" for status in ("closed", "open", "overdue")]
+    opened = now - timedelta(days=30)
+    FindingFactory(opened_at=opened, closed_at=now)
+    _queries(officer, paths[0])
+    few = [_queries(officer, path) for path in paths]
+    for n in range(15):
+        FindingFactory(
+            opened_at=opened,
+            closed_at=now if n % 2 else None,
+            due_on=(now - timedelta(days=n)).date(),
+        )
+    many = [_queries(officer, path) for path in paths]
+
+    assert many == few
+
+
+def test_active_alerts_page_shows_each_alert_s_fields_and_links_to_it(operator: Any) -> None:
+    from audit.models import Alert
+
+    checks_run()
+    _detection_rows(3)
+    Alert.objects.filter(title="Burst 2").update(status="resolved")
+    admin = signed_in(operator, "admin")
+    html = admin.get("/dashboard/").content.decode()
+    page = admin.get(_href(html, "figure-alerts")).content.decode()
+
+    rows = re.findall(r'<tr class="alert-row">(.*?)</tr>', page, re.S)
+    assert len(rows) == int(_figure(html, "figure-alerts")) == 2
+    assert "brute_force_ip ip:" not in page
+    for alert in Alert.objects.exclude(status="resolved"):
+        row = next(row for row in rows if f">{alert.title}</a>" in row)
+        assert f'href="/security/alerts/{alert.public_id}/"' in row
+        assert f">{alert.get_severity_display()}<" in row
+        assert f">{alert.get_status_display()}<" in row
+        raised = timezone.localtime(alert.first_event_at).strftime("%Y-%m-%d %H:%M")
+        seen = timezone.localtime(alert.last_event_at).strftime("%Y-%m-%d %H:%M")
+        assert f'<td class="raised">{raised}</td><td class="last-seen">{seen}</td>' in row
+        assert admin.get(f"/security/alerts/{alert.public_id}/").status_code == 200
+
+    # A compliance officer without security_events.view sees the alerts but
+    # is offered no link to pages that would refuse them.
+    listed = signed_in(operator, "member").get("/dashboard/alerts/").content.decode()
+    assert listed.count('class="alert-row"') == 2
+    assert not re.search(r"/security/alerts/[0-9a-f-]{36}/", listed)
+
+
+def test_alerts_list_runs_the_same_queries_for_few_and_many_alerts(officer: Client) -> None:
+    from audit.models import Alert
+
+    def raise_alerts(first: int, count: int) -> None:
+        now = timezone.now()
+        Alert.objects.bulk_create(
+            Alert(
+                rule="permission_denials",
+                key=f"user:{n}",
+                title=f"Repeated permission denials {n}",
+                severity="medium",
+                first_event_at=now,
+                last_event_at=now,
+            )
+            for n in range(first, first + count)
+        )
+
+    raise_alerts(0, 2)
+    _queries(officer, "/dashboard/alerts/")
+    few = _queries(officer, "/dashboard/alerts/")
+    raise_alerts(2, 30)
+    assert _queries(officer, "/dashboard/alerts/") == few
