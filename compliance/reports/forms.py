@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
+from cloudexpress.security import upload_limit_label
 from compliance.models import ReportPack
-
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 class PackRequestForm(forms.Form):
@@ -25,8 +25,15 @@ class PackRequestForm(forms.Form):
 class PackVerifyForm(forms.Form):
     file = forms.FileField(label="PDF pack")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = f"Up to {upload_limit_label()}."
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than any pack the portal produces.")
+        if upload.size > settings.MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {upload_limit_label()}, the largest upload "
+                "the portal accepts."
+            )
         return upload
