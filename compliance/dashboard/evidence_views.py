@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -22,10 +22,10 @@ from accounts.authorization import user_has_perm
 from cloudexpress.api.exceptions import ServiceError
 from compliance.dashboard import evidence
 from compliance.models import Attestation, Control, EvidenceRequest, EvidenceResponseFile
+from compliance.reports.periods import report_period_default, report_period_fill
 
 VIEW_PERMISSION = "evidence.view"
 ANSWER_PERMISSION = "evidence.upload"
-DEFAULT_DAYS = 90
 
 
 _View = Callable[..., HttpResponseBase]
@@ -52,11 +52,11 @@ class PeriodForm(forms.Form):
     end = forms.DateField(required=False)
 
     def period(self) -> tuple[date, date]:
-        end = timezone.localdate()
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
+        start, end = report_period_default()
         if self.is_valid():
-            end = self.cleaned_data.get("end") or end
-            start = self.cleaned_data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+            start, end = report_period_fill(
+                self.cleaned_data.get("start"), self.cleaned_data.get("end")
+            )
         if start > end:
             start, end = end, start
         return start, end

@@ -7,18 +7,34 @@ from django.conf import settings
 
 from cloudexpress.security import upload_limit_label
 from compliance.models import ReportPack
+from compliance.reports import periods
+
+DATE_INVALID = "Not a date: write it as YYYY-MM-DD."
 
 
 class PackRequestForm(forms.Form):
     kind = forms.ChoiceField(choices=ReportPack.Kind.choices, label="Pack")
-    period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    period_start = forms.DateField(
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_INVALID},
+    )
+    period_end = forms.DateField(
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_INVALID},
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         start, end = cleaned.get("period_start"), cleaned.get("period_end")
-        if start and end and start > end:
-            self.add_error("period_end", "The period must end on or after its first day.")
+        if start and end:
+            # Refused here, before a pack row exists: a period in the future
+            # or without a run would end as a failed or a misleading pack.
+            fields = {periods.START: "period_start", periods.END: "period_end"}
+            for end_name, messages in periods.report_period_problems(start, end).items():
+                for message in messages:
+                    self.add_error(fields[end_name], message)
         return cleaned
 
 

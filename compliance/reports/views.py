@@ -23,6 +23,7 @@ from compliance.reports import exports, selectors, services
 from compliance.reports.access import reports_required
 from compliance.reports.data import ReportDataUnavailable, report_data_get
 from compliance.reports.forms import PackRequestForm, PackVerifyForm
+from compliance.reports.periods import report_period_default
 
 
 def _pack(public_id: UUID) -> ReportPack:
@@ -35,7 +36,7 @@ def _pack(public_id: UUID) -> ReportPack:
 @reports_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    start, end = selectors.report_period_default()
+    start, end = report_period_default()
     try:
         data = report_data_get(period_start=start, period_end=end)
     except ReportDataUnavailable as exc:
@@ -59,7 +60,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def export(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
     if table not in exports.TABLES or fmt not in {"csv", "json"}:
         raise Http404("No such export.")
-    start, end = selectors.report_period_default()
+    start, end = report_period_default()
     try:
         data = report_data_get(period_start=start, period_end=end)
     except ReportDataUnavailable as exc:
@@ -79,7 +80,7 @@ def export(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
 @reports_required
 @require_http_methods(["GET", "POST"])
 def packs(request: HttpRequest) -> HttpResponse:
-    start, end = selectors.report_period_default()
+    start, end = report_period_default()
     form = PackRequestForm(
         request.POST or None,
         initial={"kind": ReportPack.Kind.CONTROL_STATUS, "period_start": start, "period_end": end},
