@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 
 class RequestSizeLimitMiddleware:
@@ -27,13 +28,30 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > settings.MAX_UPLOAD_BYTES:
-            detail = f"The request body is larger than {settings.MAX_UPLOAD_BYTES} bytes."
             if request.path.startswith("/api/"):
+                detail = f"The request body is larger than {settings.MAX_UPLOAD_BYTES} bytes."
                 return JsonResponse(
                     {"code": "payload_too_large", "detail": detail, "fields": {}}, status=413
                 )
-            return HttpResponse(detail, status=413, content_type="text/plain")
+            # A person who chose too large a file gets the portal's error
+            # page naming the limit, not a bare line of text.
+            context = {
+                "status": 413,
+                "title": "File too large",
+                "detail": f"Uploads are limited to {upload_limit_label()}: "
+                "nothing was received. Go back and choose a smaller file.",
+            }
+            return render(request, "errors/error.html", context, status=413)
         return self.get_response(request)
+
+
+def upload_limit_label() -> str:
+    """Return the largest request the portal takes, for people (``10 MiB``)."""
+    size: int = settings.MAX_UPLOAD_BYTES
+    mebibyte = 1024 * 1024
+    if size % mebibyte == 0:
+        return f"{size // mebibyte} MiB"
+    return f"{size:,} bytes"
 
 
 class SecurityHeadersMiddleware:

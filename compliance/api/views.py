@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -25,11 +25,15 @@ from compliance.models import ReportPack
 from compliance.reports.access import PERMISSION as EXPORT_PERMISSION
 from compliance.reports.access import user_may_export_reports
 from compliance.reports.data import ReportDataUnavailable, report_data_get
+from compliance.reports.periods import (
+    report_period_default,
+    report_period_fill,
+    report_period_problems,
+)
 from compliance.reports.render import pack_render
 from compliance.reports.renderers import PDFErrorsAsJSONMixin, PDFRenderer
 from compliance.reports.services import report_pack_record
 
-DEFAULT_HISTORY_DAYS = 90
 MAX_WINDOW_DAYS = 3 * 366
 
 
@@ -63,9 +67,10 @@ class WindowSerializer(serializers.Serializer):
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        today = timezone.localdate()
-        end = attrs.get("to") or today
-        start = attrs.get("from") or end - timedelta(days=DEFAULT_HISTORY_DAYS - 1)
+        start, end = report_period_fill(attrs.get("from"), attrs.get("to"))
+        if start > timezone.localdate():
+            # Nothing was stored after today, and the readiness days stop there.
+            raise serializers.ValidationError({"from": "must be today or earlier"})
         if start > end:
             raise serializers.ValidationError({"from": "must not be after 'to'"})
         if (end - start).days > MAX_WINDOW_DAYS:
@@ -82,7 +87,9 @@ def _window(request: Request) -> tuple[date, date]:
 
 
 WINDOW_PARAMETERS = [
-    OpenApiParameter("from", OpenApiTypes.DATE, description="first day (default: 90 days ago)"),
+    OpenApiParameter(
+        "from", OpenApiTypes.DATE, description="first day (default: 89 days before `to`)"
+    ),
     OpenApiParameter("to", OpenApiTypes.DATE, description="last day (default: today)"),
 ]
 
@@ -180,9 +187,17 @@ class Soc2ReportView(PDFErrorsAsJSONMixin, ComplianceView):
         if run is None:
             raise _no_run()
         if pdf:
-            day = timezone.localtime(run.started_at).date()
+            # The default report period, as on every page; the run above
+            # may be older than it, and a pack says only what its period held.
+            start, end = report_period_default()
+            problems = report_period_problems(start, end)
+            if problems:
+                detail = " ".join(
+                    message for messages in problems.values() for message in messages
+                )
+                raise ServiceError(detail, code="no_report", status_code=404)
             try:
-                data = report_data_get(period_start=day - timedelta(days=89), period_end=day)
+                data = report_data_get(period_start=start, period_end=end)
             except ReportDataUnavailable as exc:
                 raise ServiceError(str(exc), code="no_report", status_code=404) from exc
             assert isinstance(request.user, User)  # CanViewControls let in no one else

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from contextvars import ContextVar
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -32,6 +32,7 @@ from compliance.models import (
     Run,
 )
 from compliance.reports.data import _evidence_sha256
+from compliance.reports.periods import report_period_bounds
 
 # What the liaison needs to answer: files go in as evidence.
 LIAISON_PERMISSION = "evidence.upload"
@@ -43,11 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    tz = timezone.get_current_timezone()
-    return (
-        datetime.combine(start, time.min, tzinfo=tz),
-        datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
-    )
+    return report_period_bounds(start, end)
 
 
 def evidence_period_runs(start: date, end: date) -> list[Run]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -22,11 +22,12 @@ from accounts.authorization import user_has_perm
 from cloudexpress.api.exceptions import ServiceError
 from compliance.dashboard import evidence
 from compliance.models import Attestation, Control, EvidenceRequest, EvidenceResponseFile
+from compliance.reports.forms import DATE_INVALID
+from compliance.reports.periods import report_period_fill
 
 VIEW_PERMISSION = "evidence.view"
 ANSWER_PERMISSION = evidence.LIAISON_PERMISSION
 DESIGNATE_PERMISSION = evidence.DESIGNATE_PERMISSION
-DEFAULT_DAYS = 90
 
 
 _View = Callable[..., HttpResponseBase]
@@ -49,18 +50,32 @@ def perm_required(code: str) -> Callable[[_View], _View]:
 
 
 class PeriodForm(forms.Form):
-    start = forms.DateField(required=False)
-    end = forms.DateField(required=False)
+    """The evidence room's period from ``?start=&end=``.
+
+    A date that is not one, or a period that ends before it starts, gets a
+    message beside its field; what was valid is kept and the rest is the
+    default, and the page says which period it shows.
+    """
+
+    start = forms.DateField(required=False, error_messages={"invalid": DATE_INVALID})
+    end = forms.DateField(required=False, error_messages={"invalid": DATE_INVALID})
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            # Neither end is trusted over the other: both are dropped and the
+            # message keeps what was asked.
+            self.add_error(
+                "end", f"The period must end on or after its first day, {start.isoformat()}."
+            )
+            cleaned.pop("start", None)
+        return cleaned
 
     def period(self) -> tuple[date, date]:
-        end = timezone.localdate()
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
-        if self.is_valid():
-            end = self.cleaned_data.get("end") or end
-            start = self.cleaned_data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
-        if start > end:
-            start, end = end, start
-        return start, end
+        """Return the period to show: the valid dates asked, the default otherwise."""
+        self.is_valid()
+        return report_period_fill(self.cleaned_data.get("start"), self.cleaned_data.get("end"))
 
 
 class RequestForm(forms.Form):
@@ -83,22 +98,28 @@ class AnswerForm(forms.Form):
 
 @perm_required(VIEW_PERMISSION)
 def room(request: HttpRequest) -> HttpResponse:
-    start, end = PeriodForm(request.GET).period()
+    period_form = PeriodForm(request.GET)
+    start, end = period_form.period()
     evidence.evidence_viewed_record(request.user, "controls", (start, end))
-    context = {"start": start, "end": end, **evidence.evidence_controls(start, end)}
+    context = {
+        "start": start,
+        "end": end,
+        "period_form": period_form,
+        **evidence.evidence_controls(start, end),
+    }
     return render(request, "dashboard/evidence/index.html", context)
 
 
 @perm_required(VIEW_PERMISSION)
 def control(request: HttpRequest, code: str) -> HttpResponse:
-    start, end = PeriodForm(request.GET).period()
+    period_form = PeriodForm(request.GET)
+    start, end = period_form.period()
     context = evidence.evidence_control(code, start, end)
     if context is None:
         raise Http404("no such control")
     evidence.evidence_viewed_record(request.user, f"control:{code}", (start, end))
-    return render(
-        request, "dashboard/evidence/control.html", {"start": start, "end": end, **context}
-    )
+    context |= {"start": start, "end": end, "period_form": period_form}
+    return render(request, "dashboard/evidence/control.html", context)
 
 
 @perm_required(VIEW_PERMISSION)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -19,30 +20,72 @@ from accounts.models import User
 from cloudexpress.api.exceptions import ServiceError
 from compliance.dashboard.evidence import evidence_downloaded_record, evidence_viewed_record
 from compliance.models import ReportPack
-from compliance.reports import services
+from compliance.reports import periods, services
 from compliance.reports.access import CanExportReports
 from compliance.reports.data import ReportDataUnavailable, report_data_get
 from compliance.reports.render import expected_pages, pack_render
 from compliance.reports.renderers import PDFErrorsAsJSONMixin, PDFRenderer
-from compliance.reports.selectors import report_period_default
 
 
-class PackQuery(serializers.Serializer):
+class PeriodQuery(serializers.Serializer):
+    """A report period from ``?from=&to=``, checked as the pages check it.
+
+    The fields keep the names the client sent, so a refusal's ``fields``
+    say ``from`` and ``to``. A missing end is today and a missing start the
+    default length before the end.
+    """
+
+    # ``from`` is a keyword, hence the renaming in get_fields().
+    from_ = serializers.DateField(required=False)
+    to = serializers.DateField(required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # ``?from=`` with no value means no first day, as the pages read it.
+        given = {key: value for key, value in data.items() if value != ""}
+        internal: dict[str, Any] = super().to_internal_value(given)
+        return internal
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = periods.report_period_fill(attrs.get("from"), attrs.get("to"))
+        problems = periods.report_period_problems(start, end)
+        if problems and ("from" in attrs or "to" in attrs):
+            names = {periods.START: "from", periods.END: "to"}
+            raise serializers.ValidationError(
+                {names[end_name]: messages for end_name, messages in problems.items()}
+            )
+        if problems:
+            # The client asked for no period: there is nothing to report yet.
+            detail = periods.report_period_problems_text(problems)
+            raise ServiceError(detail, code="no_report", status_code=404)
+        return {**attrs, "from": start, "to": end}
+
+
+class PackQuery(PeriodQuery):
     kind = serializers.ChoiceField(
         choices=ReportPack.Kind.choices, default=ReportPack.Kind.CONTROL_STATUS
     )
-    # ``from`` is a keyword, so the fields are renamed in validate().
-    period_from = serializers.DateField(required=False)
-    period_to = serializers.DateField(required=False)
 
-    def to_internal_value(self, data: object) -> dict[str, object]:
-        raw = dict(data.items()) if hasattr(data, "items") else {}
-        renamed = {"kind": raw.get("kind", ReportPack.Kind.CONTROL_STATUS)}
-        if raw.get("from"):
-            renamed["period_from"] = raw["from"]
-        if raw.get("to"):
-            renamed["period_to"] = raw["to"]
-        return super().to_internal_value(renamed)
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter(
+        "from", OpenApiTypes.DATE, description="first day (default: 89 days before `to`)"
+    ),
+    OpenApiParameter(
+        "to",
+        OpenApiTypes.DATE,
+        description="last day, today or earlier (default: today); the period must hold "
+        "a full compliance run",
+    ),
+]
+ERROR_RESPONSES = {
+    (400, "application/json"): OpenApiTypes.OBJECT,
+    (404, "application/json"): OpenApiTypes.OBJECT,
+}
 
 
 class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
@@ -56,24 +99,21 @@ class ReportPackAPIView(PDFErrorsAsJSONMixin, APIView):
         parameters=[
             OpenApiParameter("format", str, enum=["json", "pdf"]),
             OpenApiParameter("kind", str, enum=list(ReportPack.Kind.values)),
-            OpenApiParameter("from", OpenApiTypes.DATE),
-            OpenApiParameter("to", OpenApiTypes.DATE),
+            *PERIOD_PARAMETERS,
         ],
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "application/pdf"): OpenApiTypes.BINARY,
             # A pack longer than REPORTS_SYNC_MAX_PAGES, queued for the task.
             (202, "application/json"): OpenApiTypes.OBJECT,
+            **ERROR_RESPONSES,
         },
     )
     def get(self, request: Request) -> Response:
         query = PackQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        default_start, default_end = report_period_default()
-        start: date = query.validated_data.get("period_from", default_start)
-        end: date = query.validated_data.get("period_to", default_end)
-        if start > end:
-            raise ServiceError("The period must end on or after its first day.", code="invalid")
+        start: date = query.validated_data["from"]
+        end: date = query.validated_data["to"]
         kind: str = query.validated_data["kind"]
 
         try:

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from compliance.reports.periods import report_period_bounds
 
 
 class ControlStatus:
@@ -242,9 +244,7 @@ def engine_report_data(*, period_start: date, period_end: date) -> ReportData:
         Run,
     )
 
-    tz = timezone.get_current_timezone()
-    low = datetime.combine(period_start, time.min, tzinfo=tz)
-    high = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=tz)
+    low, high = report_period_bounds(period_start, period_end)
     full_runs = Run.objects.filter(status=Run.Status.DONE, scope=Run.Scope.FULL)
     run = full_runs.filter(started_at__lt=high).order_by("-started_at", "-id").first()
     if run is None:

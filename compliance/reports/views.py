@@ -8,6 +8,7 @@ and is not recorded.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
@@ -22,7 +23,8 @@ from compliance.models import ReportPack
 from compliance.reports import exports, selectors, services
 from compliance.reports.access import reports_required
 from compliance.reports.data import ReportDataUnavailable, report_data_get
-from compliance.reports.forms import PackRequestForm, PackVerifyForm
+from compliance.reports.forms import PackRequestForm, PackVerifyForm, ReportPeriodForm
+from compliance.reports.periods import report_period_default
 
 
 def _pack(public_id: UUID) -> ReportPack:
@@ -35,13 +37,19 @@ def _pack(public_id: UUID) -> ReportPack:
 @reports_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    start, end = selectors.report_period_default()
+    period_form = ReportPeriodForm(request.GET)
+    period = period_form.period()
+    context: dict[str, object] = {"period_form": period_form}
+    if period is None:
+        return render(request, "reports/overview.html", context)
+    start, end = period
     try:
         data = report_data_get(period_start=start, period_end=end)
     except ReportDataUnavailable as exc:
-        return render(request, "reports/overview.html", {"unavailable": str(exc)})
+        context["unavailable"] = str(exc)
+        return render(request, "reports/overview.html", context)
     evidence_viewed_record(request.user, "reports:overview", (start, end))
-    context = {
+    context |= {
         "data": data,
         "charts": [
             charts.score_trend_chart(data.history),
@@ -49,6 +57,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             charts.risk_heatmap_chart(data.controls, data.security),
         ],
         "tables": exports.TABLES,
+        "period_query": urlencode({"start": start.isoformat(), "end": end.isoformat()}),
     }
     return render(request, "reports/overview.html", context)
 
@@ -59,7 +68,13 @@ def overview(request: HttpRequest) -> HttpResponse:
 def export(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
     if table not in exports.TABLES or fmt not in {"csv", "json"}:
         raise Http404("No such export.")
-    start, end = selectors.report_period_default()
+    period_form = ReportPeriodForm(request.GET)
+    period = period_form.period()
+    if period is None:
+        # A download link with a bad period: the overview shows the fields
+        # with their messages, and nothing is downloaded.
+        return render(request, "reports/overview.html", {"period_form": period_form}, status=400)
+    start, end = period
     try:
         data = report_data_get(period_start=start, period_end=end)
     except ReportDataUnavailable as exc:
@@ -71,7 +86,8 @@ def export(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
     else:
         body, content_type = exports.table_json(data, rows), "application/json"
     response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="cloudexpress-{table}.{fmt}"'
+    filename = f"cloudexpress-{table}-{start.isoformat()}-to-{end.isoformat()}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -79,7 +95,7 @@ def export(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
 @reports_required
 @require_http_methods(["GET", "POST"])
 def packs(request: HttpRequest) -> HttpResponse:
-    start, end = selectors.report_period_default()
+    start, end = report_period_default()
     form = PackRequestForm(
         request.POST or None,
         initial={"kind": ReportPack.Kind.CONTROL_STATUS, "period_start": start, "period_end": end},

@@ -161,3 +161,25 @@ def reports_user(kind: str = "auditor", *, email: str | None = None) -> User:
     user = factories.UserFactory(**({"email": email} if email else {}))
     membership_create(user=user, organization=organization, role=factories.builtin_role(kind))
     return user
+
+
+def sample_runs_record() -> None:
+    """Store two full runs, one in the sample period and one today, so the
+    pages and the API accept the sample period and the default one; their
+    content comes from the sample provider, not from these rows."""
+    from django.utils import timezone
+
+    from compliance.models import Framework, Run
+
+    framework, _ = Framework.objects.get_or_create(
+        code="reports-sample", version="1", defaults={"name": "Reports sample"}
+    )
+    for started_at in (datetime(2026, 11, 15, 6, 0, tzinfo=UTC), timezone.now()):
+        Run.objects.create(
+            framework=framework,
+            status=Run.Status.DONE,
+            scope=Run.Scope.FULL,
+            started_at=started_at,
+            finished_at=started_at,
+            score=0.5,
+        )

@@ -13,7 +13,12 @@ from django.test import override_settings
 from compliance import charts
 from compliance.models import ReportPack
 from compliance.reports.render import pack_render
-from tests.compliance.reports_sample import SAMPLE_PROVIDER, reports_user, sample_report_data
+from tests.compliance.reports_sample import (
+    SAMPLE_PROVIDER,
+    reports_user,
+    sample_report_data,
+    sample_runs_record,
+)
 
 
 def _all_charts():
@@ -82,6 +87,7 @@ def test_charts_render_in_the_pdf_without_errors(caplog) -> None:
 @pytest.mark.django_db
 @override_settings(REPORTS_DATA_PROVIDER=SAMPLE_PROVIDER)
 def test_overview_page_shows_charts_as_images_under_the_strict_csp(client) -> None:
+    sample_runs_record()
     client.force_login(reports_user("auditor"))
     response = client.get("/reports/")
     html = response.content.decode()

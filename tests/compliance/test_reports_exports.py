@@ -11,7 +11,12 @@ import pytest
 from django.test import override_settings
 
 from compliance.reports.exports import TABLES, report_table, table_csv, table_json
-from tests.compliance.reports_sample import SAMPLE_PROVIDER, reports_user, sample_report_data
+from tests.compliance.reports_sample import (
+    SAMPLE_PROVIDER,
+    reports_user,
+    sample_report_data,
+    sample_runs_record,
+)
 
 HOSTILE = ['=HYPERLINK("http://127.0.0.1/x")', "+1+1", "-2-3", "@SUM(A1)", "\tTAB", "\rCR"]
 
@@ -70,6 +75,7 @@ def test_every_table_prints_the_classification_first() -> None:
 @pytest.mark.django_db
 @override_settings(REPORTS_DATA_PROVIDER=SAMPLE_PROVIDER)
 def test_export_view_downloads_csv_and_json(client) -> None:
+    sample_runs_record()
     client.force_login(reports_user("auditor"))
 
     response = client.get("/reports/export/evidence.csv")
@@ -85,3 +91,49 @@ def test_export_view_downloads_csv_and_json(client) -> None:
     assert len(json.loads(response.content)["rows"]) == 12
 
     assert client.get("/reports/export/nothing.csv").status_code == 404
+
+
+@pytest.mark.django_db
+@override_settings(REPORTS_DATA_PROVIDER=SAMPLE_PROVIDER)
+def test_export_covers_the_period_asked_and_names_it_in_the_file(client) -> None:
+    sample_runs_record()
+    client.force_login(reports_user("auditor"))
+
+    for query in ("start=2026-10-01&end=2026-11-30", "from=2026-10-01&to=2026-11-30"):
+        response = client.get(f"/reports/export/controls.csv?{query}")
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == (
+            'attachment; filename="cloudexpress-controls-2026-10-01-to-2026-11-30.csv"'
+        )
+        assert response.content.decode().splitlines()[2] == "Period,2026-10-01 to 2026-11-30"
+
+    response = client.get("/reports/export/gaps.json?end=2026-11-30")
+    body = json.loads(response.content)
+    assert body["period"] == {"from": "2026-09-02", "to": "2026-11-30"}
+    assert "cloudexpress-gaps-2026-09-02-to-2026-11-30.json" in response["Content-Disposition"]
+
+
+@pytest.mark.django_db
+@override_settings(REPORTS_DATA_PROVIDER=SAMPLE_PROVIDER)
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("start=garbage&end=2026-11-30", "start", "Not a date"),
+        ("start=2026-11-30&end=2026-10-01", "end", "must end on or after its first day"),
+        ("start=2026-10-01&end=9999-12-31", "end", "or earlier"),
+        ("start=2026-01-01&end=2026-01-31", "start", "No full compliance run completed"),
+    ],
+)
+def test_export_of_a_bad_period_shows_the_message_and_downloads_nothing(
+    client, query: str, field: str, message: str
+) -> None:
+    sample_runs_record()
+    client.force_login(reports_user("auditor"))
+
+    response = client.get(f"/reports/export/controls.csv?{query}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert "Content-Disposition" not in response
+    assert list(response.context["period_form"].errors) == [field]
+    assert message in response.content.decode()

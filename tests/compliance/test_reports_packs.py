@@ -15,13 +15,15 @@ from tests.compliance.reports_sample import (
     PERIOD_START,
     SAMPLE_PROVIDER,
     reports_user,
+    sample_runs_record,
 )
 from tests.conftest import require_env
 from tests.support.processes import celery_worker
 
 
 @pytest.fixture
-def sample_provider():
+def sample_provider(db):
+    sample_runs_record()
     with override_settings(REPORTS_DATA_PROVIDER=SAMPLE_PROVIDER):
         yield
 

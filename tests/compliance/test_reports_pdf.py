@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from compliance.models import ReportPack
 from compliance.reports.data import ControlStatus
 from compliance.reports.render import SECTION_TITLES, SECTIONS
-from tests.compliance.reports_sample import SAMPLE_PROVIDER, reports_user
+from tests.compliance.reports_sample import SAMPLE_PROVIDER, reports_user, sample_runs_record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sample_provider")]
 
@@ -25,7 +25,8 @@ PERIOD = "from=2026-09-01&to=2026-11-30"
 
 
 @pytest.fixture
-def sample_provider():
+def sample_provider(db):
+    sample_runs_record()
     with override_settings(REPORTS_DATA_PROVIDER=SAMPLE_PROVIDER):
         yield
 

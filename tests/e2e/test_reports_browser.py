@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from compliance.models import ReportPack
 from compliance.reports.services import report_pack_verify
-from tests.compliance.reports_sample import SAMPLE_PROVIDER, reports_user
+from tests.compliance.reports_sample import SAMPLE_PROVIDER, reports_user, sample_runs_record
 from tests.conftest import require_env
 from tests.e2e.conftest import DOWNLOADS
 from tests.factories import DEFAULT_PASSWORD
@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 
 @pytest.fixture(autouse=True)
-def sample_provider():
+def sample_provider(transactional_db):
+    sample_runs_record()
     with override_settings(REPORTS_DATA_PROVIDER=SAMPLE_PROVIDER):
         yield
 
