@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts.services import roles_builtin_ensure
 from cloudexpress.asgi import application
@@ -45,14 +45,16 @@ class Socket(ApplicationCommunicator):
     this project does not install; this is the same few messages.
     """
 
-    def __init__(self, *headers: tuple[bytes, bytes]) -> None:
+    def __init__(
+        self, *headers: tuple[bytes, bytes], host: bytes = HOST[1], scheme: str = "ws"
+    ) -> None:
         scope = {
             "type": "websocket",
             "path": "/ws/dashboard/",
             "raw_path": b"/ws/dashboard/",
             "query_string": b"",
-            "headers": [HOST, *headers],
-            "scheme": "ws",
+            "headers": [(b"host", host), *headers],
+            "scheme": scheme,
             "subprotocols": [],
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
@@ -229,6 +231,45 @@ def test_socket_refuses_other_origins_strangers_and_the_anonymous(operator: Any)
     )
     assert async_to_sync(outcome)(ORIGIN, (b"cookie", customer)) == (False, 4403)
     assert async_to_sync(outcome)(ORIGIN) == (False, 4403)
+
+
+def test_socket_accepts_only_the_request_s_own_origin_or_a_trusted_one(operator: Any) -> None:
+    cookie = (b"cookie", session_cookie(operator, "member"))
+
+    async def accepted(origin: bytes | None, host: bytes, scheme: str = "ws") -> bool:
+        headers = [cookie] if origin is None else [(b"origin", origin), cookie]
+        socket = Socket(*headers, host=host, scheme=scheme)
+        connected, _ = await socket.connect(timeout=10)
+        if connected:
+            await socket.disconnect()
+        return connected
+
+    def check(origin: bytes | None, host: bytes = b"127.0.0.1:8000", scheme: str = "ws") -> bool:
+        return async_to_sync(accepted)(origin, host, scheme)
+
+    # The same cookie from the page's own origin: scheme, host and port.
+    assert check(b"http://127.0.0.1:8000") is True
+    # Another port of the same host is another origin, as is another scheme
+    # or another allowed host name of this machine.
+    assert check(b"http://127.0.0.1:9999") is False
+    assert check(b"http://127.0.0.1") is False
+    assert check(b"https://127.0.0.1:8000") is False
+    assert check(b"http://localhost:8000") is False
+    # Behind the TLS proxy the socket is wss and the page https, on 443.
+    assert check(b"https://127.0.0.1", host=b"127.0.0.1", scheme="wss") is True
+    assert check(b"https://127.0.0.1:443", host=b"127.0.0.1", scheme="wss") is True
+    assert check(b"http://127.0.0.1", host=b"127.0.0.1", scheme="wss") is False
+    # A missing or opaque origin, or a Host outside ALLOWED_HOSTS, is refused.
+    assert check(None) is False
+    assert check(b"null") is False
+    assert check(b"http://evil.test:8000", host=b"evil.test:8000") is False
+    # An origin listed in CSRF_TRUSTED_ORIGINS is let in, as Django's CSRF
+    # check lets in its forms.
+    with override_settings(CSRF_TRUSTED_ORIGINS=["http://127.0.0.1:9999", "https://*.cx.test"]):
+        assert check(b"http://127.0.0.1:9999") is True
+        assert check(b"https://portal.cx.test") is True
+        assert check(b"http://portal.cx.test") is False
+        assert check(b"http://127.0.0.1:9998") is False
 
 
 def test_broadcast_without_listeners_or_layer_never_fails_the_caller(operator: Any) -> None:
