@@ -101,17 +101,16 @@ django_application = SyncChainASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from cloudexpress.routing import websocket_urlpatterns  # noqa: E402
+from cloudexpress.wsorigin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        # The origin check refuses a page on another site opening a socket
-        # with the user's cookie (cross-site WebSocket hijacking).
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # The origin check refuses a page of any other origin (another site,
+        # or another port or scheme of this host) opening a socket with the
+        # user's cookie: cross-site WebSocket hijacking.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -306,9 +306,10 @@ else:
 # --- Channels (the dashboard's live updates) ------------------------------
 
 # Redis carries group messages between the web processes and the workers that
-# finish runs. The in-memory layer of the embedded default reaches only the
-# process it lives in, so there a run finished by the worker shows on the next
-# page load rather than live.
+# finish runs and raise alerts. The embedded default has no Redis: its layer
+# keeps each process's sockets in memory and relays group messages between the
+# web server, the worker and beat through a directory beside the database
+# (cloudexpress/channellayers.py), so a worker's alert still arrives live.
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -320,7 +321,12 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "cloudexpress.channellayers.InMemoryRelayChannelLayer",
+            "CONFIG": {"directory": str(DATA_DIR / "broadcasts")},
+        }
+    }
 
 # --- Celery ---------------------------------------------------------------
 

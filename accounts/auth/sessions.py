@@ -10,18 +10,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import UserSession
+from accounts.models import User, UserSession
 from audit.models import SecurityEvent
 from audit.services import security_event_record
 
@@ -98,6 +99,55 @@ def session_mark_signed_in(request: HttpRequest) -> None:
     request.session[LAST_SEEN] = now
 
 
+def session_end_reason(data: Mapping[str, Any] | SessionBase, *, now: int) -> str:
+    """Why a session's own clocks have ended it: ``"idle"`` (no request for
+    SESSION_IDLE_SECONDS) or ``"absolute"`` (SESSION_COOKIE_AGE since the
+    sign-in); ``""`` while it may go on. A clock the session lacks counts
+    from now."""
+    signed_in = int(data.get(SIGNED_IN_AT, now))
+    seen = int(data.get(LAST_SEEN, now))
+    if now - seen > settings.SESSION_IDLE_SECONDS:
+        return "idle"
+    if now - signed_in > settings.SESSION_COOKIE_AGE:
+        return "absolute"
+    return ""
+
+
+def session_user_signed_in(*, session_key: str | None, user_id: int | None) -> User | None:
+    """The user that the session ``session_key`` still signs in, or None.
+
+    For a connection that outlives the request it was opened with (the
+    dashboard's WebSocket), this is the check a page request would make: the
+    session row still exists (not signed out, revoked by its user or an
+    admin, or deleted by termination), belongs to ``user_id``, has not
+    expired, is neither idle nor past its lifetime, and signed in with the
+    user's current credentials. One query: the row with its user.
+    """
+    from accounts.middleware import SESSION_CREDENTIALS_VERSION
+
+    if not session_key or user_id is None:
+        return None
+    row = (
+        UserSession.objects.select_related("user")
+        .filter(session_key=session_key, user_id=user_id, expire_date__gt=timezone.now())
+        .first()
+    )
+    if row is None or row.user is None:
+        return None
+    data = row.get_decoded()
+    if session_end_reason(data, now=int(time.time())):
+        return None
+    user = row.user
+    stamped = data.get(SESSION_CREDENTIALS_VERSION)
+    if (
+        user.terminated_at is not None
+        or not user.is_active
+        or (stamped is not None and stamped != user.credentials_version)
+    ):
+        return None
+    return user
+
+
 def _is_exempt(path: str) -> bool:
     return path.startswith((settings.STATIC_URL, "/healthz", "/readyz", "/metrics"))
 
@@ -116,14 +166,9 @@ class SessionPolicyMiddleware:
 
         now = int(time.time())
         session = request.session
-        signed_in = int(session.get(SIGNED_IN_AT, now))
         seen = int(session.get(LAST_SEEN, now))
-        reason = ""
-        if now - seen > settings.SESSION_IDLE_SECONDS:
-            reason = "idle"
-        elif now - signed_in > settings.SESSION_COOKIE_AGE:
-            reason = "absolute"
-        elif getattr(user, "terminated_at", None) is not None:
+        reason = session_end_reason(session, now=now)
+        if not reason and getattr(user, "terminated_at", None) is not None:
             reason = "terminated"
         if reason:
             security_event_record(

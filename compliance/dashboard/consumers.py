@@ -25,16 +25,19 @@ def _may_view(user: Any) -> bool:
     return user_has_perm(user, VIEW_PERMISSION)
 
 
-def _still_may_view(user_id: int | None) -> bool:
-    """Decide again from fresh rows: the user read at connect time is stale."""
-    from accounts.models import User
+def _still_may_view(user_id: int | None, session_key: str | None) -> bool:
+    """Decide again from fresh rows: the user read at connect time is stale,
+    and the session the socket was opened with may have ended since. The
+    session check reads the user with the session row: no extra query."""
+    from accounts.auth.sessions import session_user_signed_in
 
-    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
-    return _may_view(user)
+    return _may_view(session_user_signed_in(session_key=session_key, user_id=user_id))
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     """Receive-only for the browser: it never sends anything the server acts on."""
+
+    session_key: str | None = None
 
     async def connect(self) -> None:
         # Production serves the socket over TLS only; the proxy's
@@ -49,6 +52,9 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.close(code=4403)
             return
+        # The key the cookie carried, to tell on each push whether the
+        # session still signs the user in.
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()
 
@@ -60,15 +66,14 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         return
 
     async def dashboard_update(self, event: dict[str, Any]) -> None:
-        # An auditor's access is time-boxed and a user can be terminated while
+        # An auditor's access is time-boxed, a user can be terminated, and a
+        # session can be signed out in another tab, revoked or left idle while
         # the page stays open: each push is allowed afresh, and a socket whose
-        # user may no longer see the dashboard is closed instead.
+        # user or session may no longer see the dashboard is closed instead.
         user = self.scope.get("user")
-        if not await database_sync_to_async(_still_may_view)(getattr(user, "pk", None)):
-            logger.warning(
-                "dashboard.socket_closed_access_ended",
-                extra={"user_id": getattr(user, "pk", None)},
-            )
+        user_id = getattr(user, "pk", None)
+        if not await database_sync_to_async(_still_may_view)(user_id, self.session_key):
+            logger.warning("dashboard.socket_closed_access_ended", extra={"user_id": user_id})
             await self.close(code=4403)
             return
         await self.send_json({"reason": event.get("reason", ""), "panels": event["panels"]})

@@ -5,14 +5,17 @@ sends over the Redis channel layer; others are refused."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
+from django.urls import reverse
 
 from accounts.services import roles_builtin_ensure
 from cloudexpress.asgi import application
@@ -29,13 +32,22 @@ ORIGIN = (b"origin", b"http://127.0.0.1")
 HOST = (b"host", b"127.0.0.1")
 
 
-def session_cookie(organization: Any, kind: str) -> bytes:
+def signed_in(organization: Any, kind: str) -> tuple[Any, str]:
+    """A new member of ``organization`` with the role ``kind``, signed in as
+    the sign-in form does; the user and their session key."""
     user = UserFactory()
     MembershipFactory(user=user, organization=organization, role=roles_builtin_ensure()[kind])
     client = Client()
     client.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    return f"{name}={client.cookies[name].value}".encode()
+    return user, client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def cookie_for(session_key: str) -> bytes:
+    return f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
+
+
+def session_cookie(organization: Any, kind: str) -> bytes:
+    return cookie_for(signed_in(organization, kind)[1])
 
 
 class Socket(ApplicationCommunicator):
@@ -45,14 +57,16 @@ class Socket(ApplicationCommunicator):
     this project does not install; this is the same few messages.
     """
 
-    def __init__(self, *headers: tuple[bytes, bytes]) -> None:
+    def __init__(
+        self, *headers: tuple[bytes, bytes], host: bytes = HOST[1], scheme: str = "ws"
+    ) -> None:
         scope = {
             "type": "websocket",
             "path": "/ws/dashboard/",
             "raw_path": b"/ws/dashboard/",
             "query_string": b"",
-            "headers": [HOST, *headers],
-            "scheme": "ws",
+            "headers": [(b"host", host), *headers],
+            "scheme": scheme,
             "subprotocols": [],
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
@@ -231,6 +245,45 @@ def test_socket_refuses_other_origins_strangers_and_the_anonymous(operator: Any)
     assert async_to_sync(outcome)(ORIGIN) == (False, 4403)
 
 
+def test_socket_accepts_only_the_request_s_own_origin_or_a_trusted_one(operator: Any) -> None:
+    cookie = (b"cookie", session_cookie(operator, "member"))
+
+    async def accepted(origin: bytes | None, host: bytes, scheme: str = "ws") -> bool:
+        headers = [cookie] if origin is None else [(b"origin", origin), cookie]
+        socket = Socket(*headers, host=host, scheme=scheme)
+        connected, _ = await socket.connect(timeout=10)
+        if connected:
+            await socket.disconnect()
+        return connected
+
+    def check(origin: bytes | None, host: bytes = b"127.0.0.1:8000", scheme: str = "ws") -> bool:
+        return async_to_sync(accepted)(origin, host, scheme)
+
+    # The same cookie from the page's own origin: scheme, host and port.
+    assert check(b"http://127.0.0.1:8000") is True
+    # Another port of the same host is another origin, as is another scheme
+    # or another allowed host name of this machine.
+    assert check(b"http://127.0.0.1:9999") is False
+    assert check(b"http://127.0.0.1") is False
+    assert check(b"https://127.0.0.1:8000") is False
+    assert check(b"http://localhost:8000") is False
+    # Behind the TLS proxy the socket is wss and the page https, on 443.
+    assert check(b"https://127.0.0.1", host=b"127.0.0.1", scheme="wss") is True
+    assert check(b"https://127.0.0.1:443", host=b"127.0.0.1", scheme="wss") is True
+    assert check(b"http://127.0.0.1", host=b"127.0.0.1", scheme="wss") is False
+    # A missing or opaque origin, or a Host outside ALLOWED_HOSTS, is refused.
+    assert check(None) is False
+    assert check(b"null") is False
+    assert check(b"http://evil.test:8000", host=b"evil.test:8000") is False
+    # An origin listed in CSRF_TRUSTED_ORIGINS is let in, as Django's CSRF
+    # check lets in its forms.
+    with override_settings(CSRF_TRUSTED_ORIGINS=["http://127.0.0.1:9999", "https://*.cx.test"]):
+        assert check(b"http://127.0.0.1:9999") is True
+        assert check(b"https://portal.cx.test") is True
+        assert check(b"http://portal.cx.test") is False
+        assert check(b"http://127.0.0.1:9998") is False
+
+
 def test_broadcast_without_listeners_or_layer_never_fails_the_caller(operator: Any) -> None:
     checks_run()
     dashboard_broadcast(reason="alert_raised")
@@ -267,3 +320,94 @@ def test_an_open_socket_is_closed_once_the_auditor_s_access_expires(operator: An
     before, after = async_to_sync(scenario)()
     assert before["reason"] == "run_finished"
     assert after == {"type": "websocket.close", "code": 4403}
+
+
+# The reads of one push's check on a cold cache: the session row joined to
+# its user, then the permission's own reads. Checking the session added none:
+# its row replaced the read of the user.
+PUSH_CHECK_QUERIES = 5
+
+
+def _push() -> None:
+    dashboard_broadcast(reason="test_push", panels=("alerts",))
+
+
+class SessionEnding:
+    """Ends a signed-in session one of the ways a session ends while the
+    dashboard stays open in some tab."""
+
+    def __init__(self, how: str, user: Any, session_key: str) -> None:
+        self.how, self.user, self.session_key = how, user, session_key
+        self.traveller: Any = None
+
+    def start(self) -> None:
+        from accounts.auth.sessions import session_handle, session_revoke_own
+        from accounts.services import user_terminate
+
+        if self.how == "signed_out_in_another_tab":
+            other_tab = Client()
+            other_tab.cookies[settings.SESSION_COOKIE_NAME] = self.session_key
+            assert other_tab.post(reverse("logout")).status_code == 302
+        elif self.how == "revoked_by_its_user":
+            handle = session_handle(self.session_key)
+            assert session_revoke_own(user=self.user, public_handle=handle, current_key=None)
+        elif self.how == "user_terminated":
+            user_terminate(user=self.user, by=None, reason="left the company")
+        elif self.how == "idle_timeout":
+            # Nothing was requested with this session for longer than the
+            # idle limit; the row itself stays until its next request.
+            later = time.time() + settings.SESSION_IDLE_SECONDS + 5
+            self.traveller = time_machine.travel(later, tick=True)
+            self.traveller.start()
+        else:
+            raise AssertionError(self.how)
+
+    def stop(self) -> None:
+        if self.traveller is not None:
+            self.traveller.stop()
+
+
+@pytest.mark.parametrize(
+    "how", ["signed_out_in_another_tab", "revoked_by_its_user", "user_terminated", "idle_timeout"]
+)
+def test_an_open_socket_is_closed_on_the_next_push_once_its_session_ends(
+    operator: Any, how: str
+) -> None:
+    from accounts.models import UserSession
+
+    user, session_key = signed_in(operator, "member")
+    ending = SessionEnding(how, user, session_key)
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        socket = _communicator(ORIGIN, (b"cookie", cookie_for(session_key)))
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        await database_sync_to_async(_push)()
+        before = await socket.receive_json_from(timeout=30)
+        await database_sync_to_async(ending.start)()
+        try:
+            await database_sync_to_async(_push)()
+            after = await socket.receive_output(timeout=30)
+            # The close is all the socket got: no panels after it either.
+            assert await socket.receive_nothing(timeout=0.5)
+        finally:
+            ending.stop()
+        return before, after
+
+    before, after = async_to_sync(scenario)()
+    assert before["reason"] == "test_push"
+    assert after == {"type": "websocket.close", "code": 4403}
+    if how != "idle_timeout":
+        assert not UserSession.objects.filter(session_key=session_key).exists()
+
+
+def test_the_push_time_check_reads_the_session_with_its_user(
+    operator: Any, django_assert_num_queries: Any
+) -> None:
+    from compliance.dashboard.consumers import _still_may_view
+
+    user, session_key = signed_in(operator, "member")
+    with django_assert_num_queries(PUSH_CHECK_QUERIES):
+        assert _still_may_view(user.pk, session_key) is True
+    with django_assert_num_queries(1):
+        assert _still_may_view(user.pk, "no-such-session") is False
