@@ -25,10 +25,24 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
-# The page's scheme for the socket's: a wss socket is opened by an https page.
-PAGE_SCHEMES = {"ws": "http", "wss": "https"}
-
 Origin = tuple[str, str, int]
+
+
+def scope_is_secure(scope: dict[str, Any]) -> bool:
+    """Whether the handshake came over TLS, decided as Django decides it for
+    a page: the socket's own scheme, or the proxy's header named by
+    SECURE_PROXY_SSL_HEADER. Behind the TLS proxy the socket itself is plain
+    ``ws`` (the workers do not rewrite the scope from proxy headers: the
+    client address is the portal's own business, ``cloudexpress.clientip``),
+    so without the header no production socket would count as secure."""
+    if scope.get("scheme") == "wss":
+        return True
+    if not settings.SECURE_PROXY_SSL_HEADER:
+        return False
+    meta_name, expected = settings.SECURE_PROXY_SSL_HEADER
+    header = meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin1")
+    values = [value for name, value in scope.get("headers", []) if name == header]
+    return len(values) == 1 and values[0].decode("latin1").strip() == expected
 
 
 def origin_parse(value: str) -> Origin | None:
@@ -47,8 +61,8 @@ def origin_parse(value: str) -> Origin | None:
 
 
 def origin_of_request(scope: dict[str, Any]) -> Origin | None:
-    """The origin of the page the handshake claims to come from: the socket's
-    scheme (``wss`` behind the TLS proxy) and its Host header. None when the
+    """The origin of the page the handshake claims to come from: https when
+    the socket is secure (``scope_is_secure``), and its Host header. None when the
     Host is missing or not in ALLOWED_HOSTS, as Django refuses such a request
     over HTTP."""
     hosts = [value for name, value in scope.get("headers", []) if name == b"host"]
@@ -58,9 +72,9 @@ def origin_of_request(scope: dict[str, Any]) -> Origin | None:
     domain, _ = split_domain_port(host)
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
         return None
-    page_scheme = PAGE_SCHEMES.get(scope.get("scheme") or "ws")
-    if page_scheme is None:
+    if scope.get("scheme", "ws") not in ("ws", "wss"):
         return None
+    page_scheme = "https" if scope_is_secure(scope) else "http"
     return origin_parse(f"{page_scheme}://{host}")
 
 

@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from cloudexpress.wsorigin import scope_is_secure
 from compliance.dashboard.services import GROUP
 
 logger = logging.getLogger(__name__)
@@ -40,9 +41,9 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     session_key: str | None = None
 
     async def connect(self) -> None:
-        # Production serves the socket over TLS only; the proxy's
-        # X-Forwarded-Proto turns the scope's scheme into "wss".
-        if settings.PRODUCTION and self.scope.get("scheme") != "wss":
+        # Production serves the socket over TLS only: wss itself, or the TLS
+        # proxy's header as SECURE_PROXY_SSL_HEADER names it.
+        if settings.PRODUCTION and not scope_is_secure(self.scope):
             await self.close(code=4400)
             return
         user = self.scope.get("user")

@@ -411,3 +411,29 @@ def test_the_push_time_check_reads_the_session_with_its_user(
         assert _still_may_view(user.pk, session_key) is True
     with django_assert_num_queries(1):
         assert _still_may_view(user.pk, "no-such-session") is False
+
+
+@override_settings(PRODUCTION=True, SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"))
+def test_behind_the_tls_proxy_a_plain_socket_with_the_proxy_header_is_secure(
+    operator: Any,
+) -> None:
+    """The workers do not rewrite the scope from proxy headers, so behind
+    nginx the socket arrives as plain ws with X-Forwarded-Proto: https. It is
+    secure exactly as Django would judge a page: by SECURE_PROXY_SSL_HEADER."""
+    cookie = (b"cookie", session_cookie(operator, "member"))
+    origin = (b"origin", b"https://127.0.0.1")
+
+    async def outcome(*headers: tuple[bytes, bytes]) -> tuple[bool, int | None]:
+        socket = Socket(*headers, host=b"127.0.0.1", scheme="ws")
+        connected, code = await socket.connect(timeout=10)
+        if connected:
+            await socket.disconnect()
+        return connected, code
+
+    proxied = (b"x-forwarded-proto", b"https")
+    assert async_to_sync(outcome)(origin, cookie, proxied)[0] is True
+    # Without the header the same socket is plain: its https origin is not
+    # its own, and a plain http page's socket is refused in production.
+    assert async_to_sync(outcome)(origin, cookie)[0] is False
+    plain = (b"origin", b"http://127.0.0.1")
+    assert async_to_sync(outcome)(plain, cookie) == (False, 4400)
