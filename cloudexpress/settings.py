@@ -350,7 +350,7 @@ else:
     # kombu's filesystem transport needs no server; web, worker and beat share
     # one absolute folder. It does not redeliver a message whose worker died,
     # which is accepted for the embedded default only.
-    for sub in ("in", "processed", "results"):
+    for sub in ("in", "processed", "results", "control"):
         (CELERY_QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_RESULT_BACKEND = "file://" + str(CELERY_QUEUE_DIR / "results")
@@ -359,6 +359,9 @@ else:
         "data_folder_out": str(CELERY_QUEUE_DIR / "in"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
         "store_processed": False,
+        # kombu's default is "control" in the working directory: the
+        # exchange tables belong with the queue, not in the checkout.
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
     }
 if PRODUCTION and REDIS_URL:
     # The restore test's hard limit (4 h 5 min) is the longest of any task.

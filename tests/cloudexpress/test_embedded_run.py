@@ -120,6 +120,9 @@ def test_make_run_serves_signs_in_beats_and_stops_cleanly(tmp_path: Path) -> Non
         # Beat schedules the heartbeat, the worker runs it, it lands in SQLite.
         db = tmp_path / "data" / "cloudexpress.sqlite3"
         _wait_for(lambda: _heartbeats(db) >= 1, 90, "a heartbeat from worker and beat")
+        # The queue's exchange tables live with the queue, not in the checkout.
+        assert list((tmp_path / "data" / "queue" / "control").glob("*.exchange"))
+        assert not (ROOT / "control").exists()
     finally:
         # Ctrl-C in a terminal sends SIGINT to the whole foreground group.
         os.killpg(proc.pid, signal.SIGINT)
