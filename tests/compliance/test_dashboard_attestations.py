@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.services import roles_builtin_ensure
 from cloudexpress.api.exceptions import ServiceError
 from compliance import attestations
+from compliance.catalog import catalog_ensure, controls_seed
 from compliance.models import Attestation, Control, ControlScore
 from compliance.runs import checks_run
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -124,6 +125,9 @@ def test_a_member_and_an_auditor_may_neither_attest_nor_review(operator: Any) ->
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_at_once_give_exactly_one_review() -> None:
     """Separate connections on PostgreSQL: the row lock lets one through."""
+    # Transactional tests start from whatever an earlier one's flush left.
+    catalog_ensure()
+    controls_seed()
     attester = UserFactory()
     reviewers = [UserFactory(), UserFactory()]
     control = Control.objects.get(code=CONTROL)
