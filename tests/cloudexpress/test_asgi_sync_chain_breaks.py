@@ -27,10 +27,11 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _exchange(
-    method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
-) -> tuple[int, dict[bytes, bytes], bytes]:
-    scope = {
+def http_scope(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], client_port: int = 50000
+) -> dict[str, Any]:
+    """An HTTP/1.1 request's ASGI scope, as uvicorn builds it on loopback."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -41,9 +42,15 @@ def _exchange(
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"localhost"), *headers],
-        "client": ("127.0.0.1", 50000),
+        "client": ("127.0.0.1", client_port),
         "server": ("127.0.0.1", 8000),
     }
+
+
+def _exchange(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    scope = http_scope(method, path, headers)
 
     async def exchange() -> tuple[int, dict[bytes, bytes], bytes]:
         communicator = ApplicationCommunicator(application, scope)
@@ -155,20 +162,7 @@ def test_a_synchronous_stream_is_sent_batch_by_batch_not_read_whole_first() -> N
     read, so a large export never sits whole in a worker."""
     _sent.clear()
     _seen_when_made.clear()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/stream/",
-        "raw_path": b"/stream/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope("GET", "/stream/", [])
 
     requests = [{"type": "http.request", "body": b"", "more_body": False}]
 
@@ -204,20 +198,7 @@ def test_a_worker_runs_no_more_requests_at_once_than_its_slots() -> None:
     handler = SyncChainASGIHandler()
 
     async def one(index: int) -> int:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/slot/",
-            "raw_path": b"/slot/",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"localhost")],
-            "client": ("127.0.0.1", 50000 + index),
-            "server": ("127.0.0.1", 8000),
-        }
+        scope = http_scope("GET", "/slot/", [], client_port=50000 + index)
         communicator = ApplicationCommunicator(handler, scope)
         await communicator.send_input({"type": "http.request", "body": b""})
         start = await communicator.receive_output(timeout=30)
