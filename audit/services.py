@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -84,7 +85,28 @@ def security_event_record(
     # inflate the figures an alert rule reads.
     transaction.on_commit(lambda: metrics.security_event_counted(event.event_type, event.severity))
     logger.info("security_event.recorded", extra={"event_type": event_type, "event_id": event.pk})
+    if event_type in READ_EVENT_TYPES and context is not None:
+        _read_recorded_in.set(context.request_id)
     return event
+
+
+# A person reading evidence or taking data out: a view that records one of
+# these has said what was read, so AuditorReadsMiddleware adds nothing.
+READ_EVENT_TYPES = frozenset(
+    {
+        SecurityEvent.Type.EVIDENCE_VIEWED,
+        SecurityEvent.Type.EVIDENCE_DOWNLOADED,
+        SecurityEvent.Type.DATA_EXPORTED,
+    }
+)
+# The id of the last request in this context that recorded a read.
+_read_recorded_in: ContextVar[str | None] = ContextVar("cx_read_recorded_in", default=None)
+
+
+def read_recorded_in_request() -> bool:
+    """Whether the current request already recorded a read (READ_EVENT_TYPES)."""
+    request_id = requestcontext.current_request_id()
+    return request_id is not None and _read_recorded_in.get() == request_id
 
 
 def permission_denied_record(*, user: Any, permission: str, path: str) -> SecurityEvent:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +16,6 @@ from accounts.authorization import membership_current, permission_require, user_
 from accounts.models import Organization, User
 from audit.models import SecurityEvent
 from audit.services import security_event_record
-from cloudexpress import requestcontext
 from cloudexpress.api.exceptions import ServiceError
 from cloudexpress.dbvendor import lock_for_transaction
 from compliance.checks import registry
@@ -127,18 +125,6 @@ def evidence_access_record(
     if period is not None:
         detail["period"] = [period[0].isoformat(), period[1].isoformat()]
     security_event_record(event_type=event_type, actor=user, detail=detail)
-    _recorded_in_request.set(requestcontext.current_request_id())
-
-
-# The request id of the last request in this context whose view recorded its
-# own access, so AuditorReadsMiddleware does not record the same read twice.
-_recorded_in_request: ContextVar[str | None] = ContextVar("cx_evidence_recorded", default=None)
-
-
-def evidence_access_recorded_in_request() -> bool:
-    """Whether the current request already recorded a view or download."""
-    request_id = requestcontext.current_request_id()
-    return request_id is not None and _recorded_in_request.get() == request_id
 
 
 def evidence_viewed_record(user: Any, subject: str, period: tuple[date, date] | None) -> None:

@@ -9,6 +9,7 @@ saw has no holes where a view forgot to record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,17 +17,16 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts.authorization import access_snapshot_loaded, user_is_auditor
 from audit.models import SecurityEvent
-from compliance.dashboard.evidence import (
-    evidence_access_record,
-    evidence_access_recorded_in_request,
-)
+from audit.services import read_recorded_in_request
+from compliance.dashboard.evidence import evidence_access_record
 
 # A page's period is part of what was seen; other parameters (a search for a
 # person's address, say) are named but their values are not kept.
 PERIOD_PARAMETERS = ("start", "end", "from", "to", "period_start", "period_end")
-# Polled by a page's script while a pack builds: the page itself was recorded.
 NOT_READS = ("/static/", "/healthz", "/readyz", "/favicon.ico")
-POLLS_SUFFIX = "/status"
+# Polled by the pack page's script while a pack builds: the page itself was
+# recorded, and its download will be.
+PACK_STATUS_POLL = re.compile(r"^/reports/packs/[0-9a-f-]{36}/status$")
 
 
 def _is_read(request: HttpRequest, response: HttpResponse) -> bool:
@@ -34,7 +34,7 @@ def _is_read(request: HttpRequest, response: HttpResponse) -> bool:
         request.method in ("GET", "HEAD")
         and 200 <= response.status_code < 300
         and not request.path.startswith(NOT_READS)
-        and not request.path.endswith(POLLS_SUFFIX)
+        and not PACK_STATUS_POLL.match(request.path)
     )
 
 
@@ -53,7 +53,7 @@ class AuditorReadsMiddleware:
             user is not None
             and user.is_authenticated
             and _is_read(request, response)
-            and not evidence_access_recorded_in_request()
+            and not read_recorded_in_request()
             # A page that asked for no permission shows only the user's own
             # things (their profile, their sessions), never evidence; asking
             # costs such a page no query.

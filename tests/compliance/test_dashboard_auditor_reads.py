@@ -64,12 +64,22 @@ def test_pages_without_a_record_of_their_own_are_recorded_once_each(operator: An
     ]
 
 
-def test_a_download_is_recorded_as_one(operator: Any) -> None:
+def test_an_export_that_records_itself_is_one_event(operator: Any) -> None:
     auditor, _, client = person(operator, "auditor")
     response = client.get("/audit/log/export.csv")
     assert response.status_code == 200
     b"".join(response.streaming_content)  # type: ignore[attr-defined]
-    assert (SecurityEvent.Type.EVIDENCE_DOWNLOADED, "page:/audit/log/export.csv") in reads(auditor)
+    request_id = response["X-Request-ID"]
+    events = SecurityEvent.objects.filter(actor_id=auditor.pk, request_id=request_id)
+    assert [event.event_type for event in events] == [SecurityEvent.Type.DATA_EXPORTED]
+
+
+def test_the_score_endpoint_is_recorded_and_only_the_pack_poll_is_not(operator: Any) -> None:
+    auditor, _, client = person(operator, "auditor")
+    assert client.get("/api/compliance/soc2/status").status_code == 200
+    assert reads(auditor) == [
+        (SecurityEvent.Type.EVIDENCE_VIEWED, "page:/api/compliance/soc2/status")
+    ]
 
 
 def test_an_api_read_with_a_key_is_recorded_with_the_key_holder(operator: Any) -> None:
