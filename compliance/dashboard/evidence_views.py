@@ -63,7 +63,13 @@ class PeriodForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
+        today = timezone.localdate()
+        if end and end > today:
+            # What the stored runs showed cannot reach past today, as the
+            # reports say for the same period (report_period_problems).
+            self.add_error("end", f"The period must end today ({today.isoformat()}) or earlier.")
+            end = None
+        if start and start > (end or today):
             # Neither end is trusted over the other: both are dropped and the
             # message keeps what was asked.
             self.add_error(

@@ -55,9 +55,20 @@ def test_dates_at_the_ends_of_the_calendar_are_shown_not_a_server_error(
     page = response.content.decode()
     query = dict(part.split("=") for part in path.split("?")[1].split("&"))
     start, end = _shown(page)
-    assert end == query.get("end", "2026-12-04")
-    if "start" in query:
+    # An end after today is refused beside its field and today shown.
+    assert end == min(query.get("end", "2026-12-04"), "2026-12-04")
+    if query.get("end", "") > "2026-12-04":
+        assert _errors(page)["end"].startswith("The period must end today (2026-12-04)")
+    if "start" in query and query["start"] <= end:
         assert start == query["start"]
+
+
+def test_a_future_period_is_refused_as_the_reports_refuse_it(auditor: Any) -> None:
+    page = auditor.get("/evidence/?start=2099-01-01&end=2099-12-31").content.decode()
+    errors = _errors(page)
+    assert errors["end"].startswith("The period must end today (2026-12-04) or earlier.")
+    assert "Not every date asked could be used." in page
+    assert _shown(page) == ("2026-09-06", "2026-12-04")
 
 
 def test_a_bad_start_is_refused_beside_its_field_and_the_valid_end_kept(auditor: Any) -> None:
