@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils import timezone
 
 from cloudexpress.api.exceptions import ServiceError
 from compliance import attestations
@@ -44,6 +47,18 @@ class ControlAdmin(admin.ModelAdmin):
     filter_horizontal = ("criteria",)
 
 
+class AttestationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Attestation
+        fields = ("control", "statement", "file", "classification", "expires_at")
+
+    def clean_expires_at(self) -> Any:
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("An attestation must expire in the future.")
+        return expires_at
+
+
 @admin.register(Attestation)
 class AttestationAdmin(admin.ModelAdmin):
     list_display = (
@@ -55,18 +70,37 @@ class AttestationAdmin(admin.ModelAdmin):
         "expires_at",
     )
     list_filter = ("classification",)
-    # Who attested is whoever adds it, never chosen from a list; the review
-    # goes through the service (the action below) so nobody reviews their own.
-    readonly_fields = ("attested_by", "sha256", "size", "reviewed_by", "reviewed_at", "created_at")
+    # Who attested is whoever adds it, never chosen from a list, and the
+    # file's name is the uploaded file's, never typed in; the review goes
+    # through the service (the action below) so nobody reviews their own.
+    readonly_fields = (
+        "attested_by",
+        "file_name",
+        "sha256",
+        "size",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+    )
     actions = ("review_selected",)
+    form = AttestationAdminForm
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A reviewed attestation is what its reviewer saw: it is shown, not
+        # changed (a new file or expiry is a new attestation).
+        if obj is not None and obj.reviewed_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Attestation, form: Any, change: bool) -> None:
+        if change and Attestation.objects.filter(pk=obj.pk, reviewed_at__isnull=False).exists():
+            raise PermissionDenied("A reviewed attestation cannot be changed.")
         if not change:
             obj.attested_by = request.user
         # The digest is always taken from the stored bytes, never typed in.
         if "file" in form.changed_data or not obj.sha256:
             obj.sha256, obj.size = attestations._digest(obj.file)
-            obj.file_name = obj.file_name or obj.file.name.rsplit("/", 1)[-1]
+            obj.file_name = obj.file.name.rsplit("/", 1)[-1][:200]
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Review the selected attestations", permissions=["change"])

@@ -68,6 +68,7 @@ WAIT
 echo
 echo "CloudExpress Compliance Portal: http://$HOST:$PORT/"
 echo "$demo"
-echo "officer@ is the compliance officer; owner@, officer@ and security@ enrol MFA at first sign-in."
+echo "officer@ is the compliance officer. Owners, admins, auditors and every member of the"
+echo "operator organization (cloudexpress) enrol an authenticator app at first sign-in."
 echo "Ctrl-C stops the web server, the worker and beat."
 wait -n "${pids[@]}" || true

@@ -208,3 +208,68 @@ def test_in_admin_the_attester_is_whoever_adds_it_and_review_is_four_eyes(
     assert "cannot review their own" in page
     attestation.refresh_from_db()
     assert attestation.reviewed_at is None
+
+
+@pytest.mark.django_db
+def test_in_admin_a_reviewed_attestation_cannot_be_changed_and_expiry_must_be_ahead(
+    client: Client, operator: Any
+) -> None:
+    from django.urls import reverse
+
+    from tests.compliance.test_governance_admin import sign_in_verified
+    from tests.factories import builtin_role
+
+    officer = UserFactory(is_staff=True)
+    MembershipFactory(user=officer, organization=operator, role=builtin_role("owner"))
+    sign_in_verified(client, officer)
+    add = reverse("admin:compliance_attestation_add")
+    fields = {
+        "control": Control.objects.get(code=CONTROL).pk,
+        "statement": "Signed policy.",
+        "classification": "confidential",
+        "expires_at_1": "12:00:00",
+    }
+
+    # A past expiry is refused beside its field, as on the control page.
+    past = client.post(
+        add,
+        {
+            **fields,
+            "file": SimpleUploadedFile("policy.pdf", b"%PDF-1.7"),
+            "expires_at_0": "2020-01-01",
+        },
+    )
+    assert past.status_code == 200
+    assert "must expire in the future" in past.content.decode()
+    assert not Attestation.objects.exists()
+
+    # The name shown to auditors is the uploaded file's, never typed in.
+    ahead = (timezone.localdate() + timedelta(days=30)).isoformat()
+    client.post(
+        add,
+        {
+            **fields,
+            "file": SimpleUploadedFile("minutes.exe", b"MZ"),
+            "file_name": "board-minutes-signed.pdf",
+            "expires_at_0": ahead,
+        },
+    )
+    attestation = Attestation.objects.get()
+    assert attestation.file_name == "minutes.exe"
+
+    # Reviewed by a second person, it is what that person saw: no change.
+    attestations.attestation_review(attestation=attestation, reviewer=UserFactory())
+    change = reverse("admin:compliance_attestation_change", args=[attestation.pk])
+    assert 'name="statement"' not in client.get(change).content.decode()
+    client.post(
+        change,
+        {
+            **fields,
+            "statement": "swapped after review",
+            "file": SimpleUploadedFile("swapped.txt", b"other"),
+            "expires_at_0": "9999-12-31",
+        },
+    )
+    attestation.refresh_from_db()
+    assert (attestation.statement, attestation.file_name) == ("Signed policy.", "minutes.exe")
+    assert attestation.expires_at.date().isoformat() == ahead
