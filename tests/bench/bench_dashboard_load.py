@@ -164,6 +164,11 @@ def test_dashboard_p95_under_20_concurrent_clients() -> None:
             str(WORKERS),
             "-b",
             f"127.0.0.1:{port}",
+            # deploy/gunicorn.conf.py's keep-alive: with gunicorn's own two
+            # seconds, the first client's connection was sometimes closed
+            # while the other nineteen warmed up (RemoteDisconnected).
+            "--keep-alive",
+            "5",
             "--log-level",
             "warning",
         ],
