@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import roles_builtin_ensure
@@ -36,6 +37,18 @@ def media(tmp_path: Any, settings: Any) -> None:
 @pytest.fixture
 def operator() -> Any:
     return OrganizationFactory(slug=settings.OPERATOR_ORGANIZATION_SLUG, is_operator=True)
+
+
+@pytest.fixture
+def admin_officer(client: Client, operator: Any) -> Any:
+    """An operator Owner signed in to Django admin with a verified device."""
+    from tests.compliance.test_governance_admin import sign_in_verified
+    from tests.factories import builtin_role
+
+    officer = UserFactory(is_staff=True)
+    MembershipFactory(user=officer, organization=operator, role=builtin_role("owner"))
+    sign_in_verified(client, officer)
+    return officer
 
 
 def person(organization: Any, kind: str) -> tuple[Any, Client]:
@@ -166,16 +179,9 @@ def test_two_reviewers_at_once_give_exactly_one_review() -> None:
 
 @pytest.mark.django_db
 def test_in_admin_the_attester_is_whoever_adds_it_and_review_is_four_eyes(
-    client: Client, operator: Any
+    client: Client, admin_officer: Any
 ) -> None:
-    from django.urls import reverse
-
-    from tests.compliance.test_governance_admin import sign_in_verified
-    from tests.factories import builtin_role
-
-    officer = UserFactory(is_staff=True)
-    MembershipFactory(user=officer, organization=operator, role=builtin_role("owner"))
-    sign_in_verified(client, officer)
+    officer = admin_officer
     someone_else = UserFactory()
 
     add = reverse("admin:compliance_attestation_add")
@@ -212,16 +218,8 @@ def test_in_admin_the_attester_is_whoever_adds_it_and_review_is_four_eyes(
 
 @pytest.mark.django_db
 def test_in_admin_a_reviewed_attestation_cannot_be_changed_and_expiry_must_be_ahead(
-    client: Client, operator: Any
+    client: Client, admin_officer: Any
 ) -> None:
-    from django.urls import reverse
-
-    from tests.compliance.test_governance_admin import sign_in_verified
-    from tests.factories import builtin_role
-
-    officer = UserFactory(is_staff=True)
-    MembershipFactory(user=officer, organization=operator, role=builtin_role("owner"))
-    sign_in_verified(client, officer)
     add = reverse("admin:compliance_attestation_add")
     fields = {
         "control": Control.objects.get(code=CONTROL).pk,
